@@ -1,0 +1,79 @@
+"""The bus interface shared by the in-memory and the Kafka implementation.
+
+Semantics (both implementations, checked by tests/contract/test_bus_conformance.py):
+- a topic has a fixed number of partitions; a record's key picks its partition, so records with the
+  same key are delivered in the order they were published;
+- each consumer group receives every record of its topics once it is committed; two groups are
+  independent;
+- at-least-once: a batch is committed only after the handler returned; if the handler raises, the
+  same records (from the last committed offset) are delivered again after a short pause;
+- ``from_latest`` groups start at the end of the topic (used for per-process fan-out groups).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+
+Headers = tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One record as published (``partition``/``offset`` are filled in on consumption)."""
+
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    headers: Headers = ()
+    partition: int = -1
+    offset: int = -1
+    timestamp_ms: int = 0
+
+    def header(self, name: str) -> bytes | None:
+        for k, v in self.headers:
+            if k == name:
+                return v
+        return None
+
+
+BatchHandler = Callable[[list[Record]], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class Subscription:
+    """A consumer group reading ``topics``; ``handler`` gets batches of records."""
+
+    topics: Sequence[str]
+    group: str
+    handler: BatchHandler
+    max_batch: int = 500
+    from_latest: bool = False
+    name: str = field(default="")
+
+
+class Bus(abc.ABC):
+    """Publish records and run consumer groups. ``start`` begins every subscription added so far."""
+
+    @abc.abstractmethod
+    async def start(self) -> None: ...
+
+    @abc.abstractmethod
+    async def stop(self) -> None: ...
+
+    @abc.abstractmethod
+    async def publish(self, records: Sequence[Record]) -> None:
+        """Publish and wait until every record is durably accepted; raise BusUnavailable otherwise."""
+
+    @abc.abstractmethod
+    def subscribe(self, subscription: Subscription) -> None:
+        """Register a consumer group. May be called before or after ``start``."""
+
+    @abc.abstractmethod
+    async def ping(self) -> bool:
+        """True when the bus is reachable (used by /readyz)."""
+
+
+class BusUnavailable(Exception):
+    """The broker could not accept or deliver records right now; callers retry later."""

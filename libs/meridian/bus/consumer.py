@@ -1,0 +1,129 @@
+"""Event consumers: decode → claim the processed-event marker → handler → commit → offset commit.
+
+A batch from the bus is handled in one transaction (one marker per event). If the batch fails, it
+is retried one event at a time to isolate the poison one: transient failures are retried with
+exponential backoff, then dead-lettered; decode errors, unknown types and DomainErrors are
+dead-lettered at once. A dead letter goes to ``<group>.dlq`` with the original value and headers
+plus ``x-dlq-reason``, ``x-dlq-attempts`` and ``x-original-topic/partition/offset``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from google.protobuf.message import Message
+
+from meridian.bus.base import Bus, Record, Subscription
+from meridian.errors import DomainError
+from meridian.events.envelope import EventDecodeError, EventMeta, decode
+from meridian.events.registry import EventTypeUnknown
+from meridian.telemetry import span_from
+
+log = logging.getLogger("meridian.consumer")
+
+# handler(message, meta, uow) for DB consumers; handler(message, meta) when the subscription has no DB.
+EventHandler = Callable[..., Awaitable[None]]
+
+
+@dataclass(slots=True)
+class EventSubscription:
+    topics: Sequence[str]
+    group: str
+    handlers: dict[type[Message], EventHandler]
+    from_latest: bool = False
+    uses_db: bool = True
+    max_batch: int = 500
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def dlq_topic(group: str) -> str:
+    return f"{group}.dlq"
+
+
+class EventConsumer:
+    def __init__(self, sub: EventSubscription, bus: Bus, uow_factory: Callable[[], Any] | None, *,
+                 max_attempts: int = 5, base_backoff: float = 0.1) -> None:
+        if sub.uses_db and uow_factory is None:
+            raise ValueError(f"{sub.group} needs a unit of work factory")
+        self.sub = sub
+        self._bus = bus
+        self._uow_factory = uow_factory
+        self._max_attempts = max_attempts
+        self._base_backoff = base_backoff
+
+    def subscription(self) -> Subscription:
+        return Subscription(topics=list(self.sub.topics), group=self.sub.group, handler=self.handle_batch,
+                            max_batch=self.sub.max_batch, from_latest=self.sub.from_latest, name=self.sub.group)
+
+    async def handle_batch(self, records: list[Record]) -> None:
+        events: list[tuple[Record, EventMeta, Message, EventHandler]] = []
+        for record in records:
+            try:
+                meta, message = decode(record)
+            except (EventDecodeError, EventTypeUnknown) as exc:
+                await self._dead_letter(record, f"{type(exc).__name__}: {exc}", attempts=0)
+                continue
+            handler = self.sub.handlers.get(type(message))
+            if handler is not None:  # other types on a shared topic are not for this group
+                events.append((record, meta, message, handler))
+        if not events:
+            return
+        if len(events) > 1:
+            try:
+                await self._run(events)
+                return
+            except Exception as exc:  # isolate the poison event below
+                log.info("batch failed, retrying one by one", extra={"group": self.sub.group, "error": repr(exc)})
+        for event in events:
+            await self._run_one_with_retries(event)
+
+    async def _run(self, events: list[tuple[Record, EventMeta, Message, EventHandler]]) -> None:
+        if not self.sub.uses_db:
+            for record, meta, message, handler in events:
+                with span_from(meta.traceparent, f"process {record.topic}", event_id=str(meta.id)):
+                    await handler(message, meta)
+            return
+        assert self._uow_factory is not None
+        async with self._uow_factory() as uow:
+            for record, meta, message, handler in events:
+                with span_from(meta.traceparent, f"process {record.topic}", event_id=str(meta.id),
+                               tenant_id=meta.tenant_id):
+                    if not await uow.claim(self.sub.group, meta.id):
+                        continue
+                    uow.cause = meta
+                    await handler(message, meta, uow)
+                    uow.cause = None
+            await uow.commit()
+
+    async def _run_one_with_retries(self, event: tuple[Record, EventMeta, Message, EventHandler]) -> None:
+        record, meta = event[0], event[1]
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                await self._run([event])
+                return
+            except DomainError as exc:
+                await self._dead_letter(record, f"{type(exc).__name__}: {exc.detail}", attempts=attempt)
+                return
+            except Exception as exc:
+                if attempt == self._max_attempts:
+                    log.error("event dead-lettered", extra={"group": self.sub.group, "event_id": str(meta.id),
+                                                            "event_type": meta.type, "error": repr(exc)})
+                    await self._dead_letter(record, f"{type(exc).__name__}: {exc}", attempts=attempt)
+                    return
+                await asyncio.sleep(self._base_backoff * 2 ** (attempt - 1))
+
+    async def _dead_letter(self, record: Record, reason: str, *, attempts: int) -> None:
+        headers = record.headers + (
+            ("x-dlq-reason", reason[:2000].encode()),
+            ("x-dlq-attempts", str(attempts).encode()),
+            ("x-original-topic", record.topic.encode()),
+            ("x-original-partition", str(record.partition).encode()),
+            ("x-original-offset", str(record.offset).encode()),
+        )
+        log.warning("dead letter", extra={"group": self.sub.group, "topic": record.topic, "reason": reason[:300]})
+        await self._bus.publish([Record(topic=dlq_topic(self.sub.group), key=record.key, value=record.value,
+                                        headers=headers)])

@@ -1,0 +1,397 @@
+"""The bus on a Kafka-protocol broker (Apache Kafka, Redpanda, Tansu) through aiokafka.
+
+- Publishing: one ``AIOKafkaProducer`` (``acks="all"``, idempotent unless turned off with
+  ``MERIDIAN_KAFKA_IDEMPOTENCE=false``; Tansu rejects idempotent producers). A batch is sent
+  concurrently and awaited as a whole; any broker error or a timeout raises ``BusUnavailable`` and
+  the producer is rebuilt on the next call.
+- Topics are created on demand (``partitions``, ``replication_factor``) before the first publish
+  or subscribe and remembered; the memory is dropped on errors, because a broker without storage
+  (Tansu ``memory://``) forgets its topics when it restarts.
+- Consuming: one ``AIOKafkaConsumer`` per subscription, manual commits of exactly the handled
+  batch, redelivery (seek back) with backoff when the handler raises. Broker errors never end a
+  consumer: it is rebuilt after a backoff until ``stop()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import (
+    IllegalStateError,
+    KafkaError,
+    TopicAlreadyExistsError,
+    for_code,
+)
+
+from meridian.bus.base import Bus, BusUnavailable, Record, Subscription
+
+log = logging.getLogger(__name__)
+
+_FIRST_PAUSE = 0.05
+_MAX_PAUSE = 2.0
+_BROKER_ERRORS = (KafkaError, OSError, asyncio.TimeoutError)
+
+
+def _pause(failures: int) -> float:
+    return min(_FIRST_PAUSE * 2 ** max(failures - 1, 0), _MAX_PAUSE)
+
+
+class KafkaBus(Bus):
+    """Bus on a Kafka-protocol broker.
+
+    ``bootstrap``: ``host:port[,host:port]``. ``client_id`` names this process in the broker's
+    logs. ``idempotence`` turns on the idempotent producer (off for Tansu). ``partitions`` and
+    ``replication_factor`` apply to topics this bus creates. ``publish_timeout`` bounds one
+    ``publish`` call; ``stop_timeout`` bounds how long ``stop`` lets running batches finish.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        client_id: str,
+        idempotence: bool = True,
+        partitions: int = 4,
+        replication_factor: int = 1,
+        *,
+        publish_timeout: float = 5.0,
+        stop_timeout: float = 10.0,
+    ) -> None:
+        self._bootstrap = bootstrap
+        self._client_id = client_id
+        self._idempotence = idempotence
+        self._partitions = partitions
+        self._replication_factor = replication_factor
+        self._publish_timeout = publish_timeout
+        self._stop_timeout = stop_timeout
+        self._producer: AIOKafkaProducer | None = None
+        self._producer_lock = asyncio.Lock()
+        self._admin: AIOKafkaAdminClient | None = None
+        self._admin_lock = asyncio.Lock()
+        self._known_topics: set[str] = set()
+        self._pending: list[Subscription] = []
+        self._consumers: list[_Consumer] = []
+        self._closing: set[asyncio.Task[None]] = set()
+        self._started = False
+
+    # -- Bus ---------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start the subscriptions added so far. Never waits for the broker: consumers connect
+        (and reconnect) in the background, and the producer connects on the first publish."""
+        if self._started:
+            return
+        self._started = True
+        pending, self._pending = self._pending, []
+        for subscription in pending:
+            self._launch(subscription)
+
+    async def stop(self) -> None:
+        """End every subscription (running batches may finish and commit) and close the clients.
+
+        Subscriptions are forgotten: to consume again, subscribe again and ``start``.
+        """
+        self._started = False
+        self._pending = []
+        consumers, self._consumers = self._consumers, []
+        await asyncio.gather(*(c.stop(self._stop_timeout) for c in consumers))
+        async with self._producer_lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            await self._close_quietly(producer.stop(), "producer")
+        await self._drop_admin()
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+
+    async def publish(self, records: Sequence[Record]) -> None:
+        if not records:
+            return
+        topics = {r.topic for r in records}
+        try:
+            await asyncio.wait_for(self._send(records, topics), self._publish_timeout)
+        except asyncio.CancelledError:
+            raise
+        except _BROKER_ERRORS as exc:
+            self._known_topics -= topics
+            await self._drop_producer()
+            raise BusUnavailable(f"publish to {sorted(topics)} failed: {exc!r}") from exc
+
+    def subscribe(self, subscription: Subscription) -> None:
+        if not subscription.topics:
+            raise ValueError("a subscription needs at least one topic")
+        if subscription.max_batch < 1:
+            raise ValueError("max_batch must be >= 1")
+        if self._started:
+            self._launch(subscription)
+        else:
+            self._pending.append(subscription)
+
+    async def ping(self) -> bool:
+        """True when cluster metadata can be fetched within about two seconds."""
+        try:
+            async with asyncio.timeout(2):
+                admin = await self._get_admin()
+                await admin.describe_cluster()
+            return True
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - any failure means "not ready"
+            await self._drop_admin()
+            return False
+
+    # -- topics ------------------------------------------------------------------------------
+
+    async def ensure_topics(self, topics: Sequence[str] | set[str]) -> None:
+        """Create the topics this bus has not seen yet (existing ones are left alone)."""
+        missing = [t for t in topics if t not in self._known_topics]
+        if not missing:
+            return
+        admin = await self._get_admin()
+        try:
+            response = await admin.create_topics(
+                [NewTopic(t, self._partitions, self._replication_factor) for t in missing]
+            )
+        except TopicAlreadyExistsError:
+            response = None
+        except _BROKER_ERRORS:
+            await self._drop_admin()
+            raise
+        errors = {}
+        for topic, code, *message in getattr(response, "topic_errors", ()):
+            error = for_code(code) if code else None
+            if error is None or error is TopicAlreadyExistsError:
+                self._known_topics.add(topic)
+            else:
+                errors[topic] = error(*message)
+        if response is None:
+            self._known_topics.update(missing)
+        if errors:
+            raise next(iter(errors.values()))
+
+    def forget_topics(self, topics: Sequence[str] | set[str]) -> None:
+        self._known_topics.difference_update(topics)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    async def _send(self, records: Sequence[Record], topics: set[str]) -> None:
+        await self.ensure_topics(topics)
+        producer = await self._get_producer()
+        futures = [
+            await producer.send(
+                r.topic,
+                r.value,
+                key=r.key,
+                headers=list(r.headers) or None,
+                timestamp_ms=r.timestamp_ms or None,
+            )
+            for r in records
+        ]
+        await asyncio.gather(*futures)
+
+    async def _get_producer(self) -> AIOKafkaProducer:
+        async with self._producer_lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    bootstrap_servers=self._bootstrap,
+                    client_id=self._client_id,
+                    acks="all",
+                    enable_idempotence=self._idempotence,
+                    linger_ms=5,
+                    request_timeout_ms=int(self._publish_timeout * 1000),
+                    retry_backoff_ms=50,
+                    metadata_max_age_ms=30_000,
+                )
+                try:
+                    await producer.start()
+                except BaseException:
+                    await self._close_quietly(producer.stop(), "producer")
+                    raise
+                self._producer = producer
+            return self._producer
+
+    async def _drop_producer(self) -> None:
+        async with self._producer_lock:
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            # stop() flushes what is left, which may wait for the broker: do it in the background
+            self._background(self._close_quietly(producer.stop(), "producer"))
+
+    async def _get_admin(self) -> AIOKafkaAdminClient:
+        async with self._admin_lock:
+            if self._admin is None:
+                admin = AIOKafkaAdminClient(
+                    bootstrap_servers=self._bootstrap,
+                    client_id=self._client_id,
+                    request_timeout_ms=5000,
+                )
+                try:
+                    await admin.start()
+                except BaseException:
+                    await self._close_quietly(admin.close(), "admin client")
+                    raise
+                self._admin = admin
+            return self._admin
+
+    async def _drop_admin(self) -> None:
+        async with self._admin_lock:
+            admin, self._admin = self._admin, None
+        if admin is not None:
+            await self._close_quietly(admin.close(), "admin client")
+
+    def _launch(self, subscription: Subscription) -> None:
+        consumer = _Consumer(self, subscription)
+        self._consumers.append(consumer)
+        consumer.start()
+
+    def _background(self, coro) -> None:  # type: ignore[no-untyped-def]
+        task = asyncio.get_running_loop().create_task(coro)
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    async def _close_quietly(coro, what: str, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+        try:
+            await asyncio.wait_for(coro, timeout)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - closing a broken client must not fail the caller
+            log.warning("closing the kafka %s failed", what, exc_info=True)
+
+    def _consumer_options(self, subscription: Subscription) -> dict[str, object]:
+        return {
+            "bootstrap_servers": self._bootstrap,
+            "client_id": self._client_id,
+            "group_id": subscription.group,
+            "enable_auto_commit": False,
+            "auto_offset_reset": "latest" if subscription.from_latest else "earliest",
+            "max_poll_records": subscription.max_batch,
+            "session_timeout_ms": 10_000,
+            "heartbeat_interval_ms": 1_000,
+            "metadata_max_age_ms": 5_000,
+            "retry_backoff_ms": 100,
+            "request_timeout_ms": 15_000,
+        }
+
+
+class _Consumer(ConsumerRebalanceListener):
+    """Runs one subscription: fetch a batch, handle it, commit it; rebuild the client on errors."""
+
+    def __init__(self, bus: KafkaBus, subscription: Subscription) -> None:
+        self._bus = bus
+        self._subscription = subscription
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._idle = asyncio.Event()  # clear while a batch is being handled and committed
+        self._idle.set()
+
+    def start(self) -> None:
+        s = self._subscription
+        label = s.name or f"{s.group}:{','.join(s.topics)}"
+        self._task = asyncio.get_running_loop().create_task(self._run(), name=f"bus {label}")
+
+    async def stop(self, timeout: float) -> None:
+        self._stopping = True
+        task = self._task
+        if task is None:
+            return
+        if self._idle.is_set():
+            task.cancel()  # waiting for records, or pausing: nothing to finish
+        else:
+            _, late = await asyncio.wait([task], timeout=timeout)
+            if late:
+                task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    # ConsumerRebalanceListener: let a running batch commit before its partitions move, so the
+    # new owner does not receive it again.
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        try:
+            await asyncio.wait_for(self._idle.wait(), 30)
+        except asyncio.TimeoutError:
+            log.warning("bus batch still running at rebalance", extra={"group": self._subscription.group})
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        return None
+
+    async def _run(self) -> None:
+        s = self._subscription
+        failures = 0
+        while not self._stopping:
+            consumer: AIOKafkaConsumer | None = None
+            try:
+                await self._bus.ensure_topics(s.topics)
+                consumer = AIOKafkaConsumer(**self._bus._consumer_options(s))
+                consumer.subscribe(list(s.topics), listener=self)
+                await consumer.start()
+                failures = 0
+                await self._consume(consumer)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - the loop must outlive any broker trouble
+                failures += 1
+                self._bus.forget_topics(s.topics)
+                log.warning(
+                    "bus consumer failed; reconnecting",
+                    exc_info=True,
+                    extra={"group": s.group, "failures": failures},
+                )
+            finally:
+                if consumer is not None:
+                    await self._bus._close_quietly(consumer.stop(), "consumer", timeout=5)
+            if not self._stopping:
+                await asyncio.sleep(_pause(failures))
+
+    async def _consume(self, consumer: AIOKafkaConsumer) -> None:
+        s = self._subscription
+        failures = 0
+        while not self._stopping:
+            fetched = await consumer.getmany(timeout_ms=1000, max_records=s.max_batch)
+            if not fetched or self._stopping:
+                continue
+            batch: list[ConsumerRecord] = [r for records in fetched.values() for r in records]
+            self._idle.clear()
+            try:
+                try:
+                    await s.handler([_record(r) for r in batch])
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    failures += 1
+                    log.exception(
+                        "bus handler failed; the batch will be redelivered",
+                        extra={"group": s.group, "batch_size": len(batch), "failures": failures},
+                    )
+                    for tp, records in fetched.items():
+                        with contextlib.suppress(IllegalStateError):  # revoked meanwhile
+                            consumer.seek(tp, records[0].offset)
+                else:
+                    failures = 0
+                    offsets = {tp: records[-1].offset + 1 for tp, records in fetched.items()}
+                    try:
+                        await consumer.commit(offsets)
+                    except (KafkaError, IllegalStateError):
+                        # the group moved on (rebalance, broker restart): the new owner of these
+                        # partitions starts from the last commit, so the batch may come again
+                        log.warning("bus commit failed", exc_info=True, extra={"group": s.group})
+            finally:
+                self._idle.set()
+            if failures:
+                await asyncio.sleep(_pause(failures))
+
+
+def _record(r: ConsumerRecord) -> Record:
+    return Record(
+        topic=r.topic,
+        value=r.value if r.value is not None else b"",
+        key=r.key,
+        headers=tuple((k, bytes(v) if v is not None else b"") for k, v in r.headers),
+        partition=r.partition,
+        offset=r.offset,
+        timestamp_ms=r.timestamp,
+    )

@@ -1,0 +1,24 @@
+"""Engines: one per service, bound to the service's own PostgreSQL schema."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def async_url(url: str) -> str:
+    """Accept postgres:// and postgresql:// URLs and use the asyncpg driver."""
+    for prefix in ("postgres://", "postgresql://", "postgresql+psycopg://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix):]
+    return url
+
+
+def make_engine(url: str, schema: str, *, pool_size: int = 5, max_overflow: int = 10) -> AsyncEngine:
+    engine = create_async_engine(
+        async_url(url),
+        pool_size=pool_size,
+        max_overflow=max_overflow,
+        pool_pre_ping=True,
+        connect_args={"server_settings": {"application_name": f"meridian-{schema}"}},
+    )
+    return engine.execution_options(schema_translate_map={None: schema})

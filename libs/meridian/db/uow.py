@@ -1,0 +1,124 @@
+"""Unit of work: one transaction holding the service's writes and the outbox rows it emits."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self
+from uuid import UUID
+
+from google.protobuf.message import Message
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from meridian.events.envelope import EventMeta, encode_value, new_meta, to_headers
+from meridian.events.registry import topic_of
+from meridian.telemetry import current_traceparent
+
+
+class Clock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+class SqlUnitOfWork:
+    """Subclasses attach their repositories in ``bind(conn)``.
+
+    ``emit`` queues an event; ``commit`` writes the queued events to the outbox in the same
+    transaction as the data. Handlers never commit: the runner (``ServiceKit.execute`` or the event
+    consumer) does.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, outbox: Table, processed: Table, source: str, data_region: str,
+                 clock: Clock, on_commit: Callable[[], None] | None = None) -> None:
+        self._engine = engine
+        self._outbox = outbox
+        self._processed = processed
+        self.source = source
+        self.data_region = data_region
+        self.clock = clock
+        self._on_commit = on_commit
+        self._pending: list[tuple[str, Message, EventMeta]] = []
+        self.cause: EventMeta | None = None
+        self.conn: AsyncConnection
+
+    def bind(self, conn: AsyncConnection) -> None:
+        """Create repositories on ``conn``. Overridden by each service's UoW."""
+
+    async def __aenter__(self) -> Self:
+        self.conn = await self._engine.connect()
+        await self.conn.begin()
+        self._pending = []
+        self.bind(self.conn)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        try:
+            if self.conn.in_transaction():
+                await self.conn.rollback()
+        finally:
+            await self.conn.close()
+
+    def emit(self, message: Message, *, key: str, tenant_id: str | UUID, topic: str | None = None) -> EventMeta:
+        tenant = str(tenant_id)
+        if self.cause is not None:
+            meta = self.cause.caused(message.DESCRIPTOR.full_name, self.source, key)
+        else:
+            meta = new_meta(message, tenant_id=tenant, source=self.source, key=key, data_region=self.data_region)
+        meta = EventMeta(**{**_fields(meta), "tenant_id": tenant, "traceparent": current_traceparent()})
+        self._pending.append((topic or topic_of(message), message, meta))
+        return meta
+
+    def audit(self, tenant_id: str | UUID, *, action: str, resource_type: str, resource_id: str | UUID,
+              actor_type: str = "system", actor_id: str = "", details: dict[str, str] | None = None) -> None:
+        """Emit an audit record of a state change (compliance chains and stores it)."""
+        from meridian.contracts.audit import records_v1_pb2 as audit_v1
+        from meridian.events.registry import audit_topic
+
+        record = audit_v1.AuditRecorded(actor_type=actor_type, actor_id=actor_id, action=action,
+                                        resource_type=resource_type, resource_id=str(resource_id),
+                                        service=self.source, details=details or {})
+        record.occurred_at.FromDatetime(self.clock.now())
+        self.emit(record, key=str(resource_id), tenant_id=tenant_id, topic=audit_topic(self.source))
+
+    async def claim(self, group: str, event_id: UUID) -> bool:
+        """Mark an event processed for ``group``; False when it already was (a duplicate)."""
+        result = await self.conn.execute(
+            insert(self._processed).values(group=group, event_id=event_id).on_conflict_do_nothing()
+        )
+        return result.rowcount == 1
+
+    async def flush_events(self) -> None:
+        if not self._pending:
+            return
+        rows: list[dict[str, Any]] = []
+        for topic, message, meta in self._pending:
+            rows.append(
+                {
+                    "id": meta.id,
+                    "topic": topic,
+                    "key": meta.partition_key or None,
+                    "type": meta.type,
+                    "headers": {k: v.decode() for k, v in to_headers(meta)},
+                    "payload": encode_value(message, meta.content_type),
+                }
+            )
+        await self.conn.execute(insert(self._outbox), rows)
+        self._pending = []
+
+    async def commit(self) -> None:
+        had_events = bool(self._pending)
+        await self.flush_events()
+        await self.conn.commit()
+        if had_events and self._on_commit is not None:
+            self._on_commit()
+
+    async def savepoint(self):  # noqa: ANN201 - returns SQLAlchemy's nested transaction
+        return await self.conn.begin_nested()
+
+
+def _fields(meta: EventMeta) -> dict[str, Any]:
+    return {name: getattr(meta, name) for name in meta.__slots__}

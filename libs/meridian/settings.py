@@ -1,0 +1,47 @@
+"""Settings: one ``PlatformSettings`` read from ``MERIDIAN_*`` and one settings class per service.
+
+Settings are built once in the process entry point and passed down; nothing else reads os.environ.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SERVICE_NAMES = ("gateway", "ingest", "ticket", "routing", "translation", "knowledge-base", "compliance")
+
+
+class PlatformSettings(BaseSettings):
+    """What every service of one deployment shares."""
+
+    model_config = SettingsConfigDict(env_prefix="MERIDIAN_", extra="ignore")
+
+    mode: Literal["embedded", "distributed"] = "embedded"
+    data_dir: Path = Path("./data")
+    data_region: str = "eu"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str | None = None
+    kafka_bootstrap: str | None = None
+    kafka_idempotence: bool = True
+    kafka_partitions: int = 4
+    redis_url: str | None = None
+    operator_token: str | None = None
+    bootstrap_token: str | None = None
+    internal_token: str | None = None
+    secret_key: str | None = None
+    service_urls: dict[str, str] = Field(default_factory=dict)
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+    seed_demo: bool = True
+
+
+class ServiceSettings(BaseSettings):
+    """Base of ``<Service>Settings``; extras of a service are read from ``MERIDIAN_<SERVICE>_*``."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    platform: PlatformSettings = Field(default_factory=PlatformSettings)

@@ -1,0 +1,74 @@
+"""OpenTelemetry tracing (context carried in the ``traceparent`` header of every event) and JSON logs
+that carry trace ids. Logs never include message bodies or personal data: pass ids via ``extra``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Span, SpanKind
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+_propagator = TraceContextTextMapPropagator()
+_STD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        span_ctx = trace.get_current_span().get_span_context()
+        out: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if span_ctx.is_valid:
+            out["trace_id"] = format(span_ctx.trace_id, "032x")
+            out["span_id"] = format(span_ctx.span_id, "016x")
+        for key, value in record.__dict__.items():
+            if key not in _STD_ATTRS and not key.startswith("_"):
+                out[key] = value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, ensure_ascii=False)
+
+
+def setup(service: str, *, level: str = "INFO", fmt: str = "json") -> None:
+    """Install the tracer provider (once per process) and the log format."""
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        trace.set_tracer_provider(TracerProvider(resource=Resource.create({"service.name": service})))
+    root = logging.getLogger()
+    root.setLevel(level.upper())
+    if not any(getattr(h, "_meridian", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        handler._meridian = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    for noisy in ("aiokafka", "uvicorn.access", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def tracer(name: str = "meridian") -> trace.Tracer:
+    return trace.get_tracer(name)
+
+
+def current_traceparent() -> str:
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier.get("traceparent", "")
+
+
+@contextmanager
+def span_from(traceparent: str, name: str, *, kind: SpanKind = SpanKind.CONSUMER, **attributes: str) -> Iterator[Span]:
+    """Start a span whose parent is the context in ``traceparent`` (empty: a new trace)."""
+    ctx = _propagator.extract({"traceparent": traceparent}) if traceparent else otel_context.Context()
+    with tracer().start_as_current_span(name, context=ctx, kind=kind, attributes=attributes) as span:
+        yield span
