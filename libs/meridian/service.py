@@ -70,7 +70,7 @@ class ServiceKit:
     def app(self, *, title: str, description: str = "") -> FastAPI:
         app = FastAPI(title=f"Meridian {title}", description=description, version="1.0.0")
         problems.install(app)
-        app.include_router(health_router({"database": self.db_ready, "bus": self.bus.ping}))
+        app.include_router(health_router({"database": self.db_ready}, informational={"bus": self.bus.ping}))
         app.state.kit = self
         app.state.internal_token = self.infra.platform.internal_token
         return app

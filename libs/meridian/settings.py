@@ -28,6 +28,7 @@ class PlatformSettings(BaseSettings):
     kafka_bootstrap: str | None = None
     kafka_idempotence: bool = True
     kafka_partitions: int = 4
+    kafka_replication_factor: int = 1
     redis_url: str | None = None
     operator_token: str | None = None
     bootstrap_token: str | None = None
