@@ -61,6 +61,11 @@ def run_env(metadata: MetaData, schema: str) -> None:
     _configure_and_run(connection, metadata, schema)
 
 
+def _not_alembic_version(name: str | None, type_: str, parent_names: dict) -> bool:
+    """Autogenerate compares the service's tables only, not Alembic's own version table."""
+    return not (type_ == "table" and name == "alembic_version")
+
+
 def _configure_and_run(conn: Connection, metadata: MetaData, schema: str) -> None:
     conn.execute(text(f'SET LOCAL search_path TO "{schema}", public'))
     context.configure(
@@ -68,6 +73,7 @@ def _configure_and_run(conn: Connection, metadata: MetaData, schema: str) -> Non
         target_metadata=metadata,
         version_table_schema=schema,
         compare_type=True,
+        include_name=_not_alembic_version,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -62,13 +62,16 @@ class SqlUnitOfWork:
         finally:
             await self.conn.close()
 
-    def emit(self, message: Message, *, key: str, tenant_id: str | UUID, topic: str | None = None) -> EventMeta:
+    def emit(self, message: Message, *, key: str, tenant_id: str | UUID, topic: str | None = None,
+             headers: dict[str, str] | None = None) -> EventMeta:
+        """Queue an event; ``headers`` (optional) are extra record headers, e.g. ``x-dlq-reason``."""
         tenant = str(tenant_id)
         if self.cause is not None:
             meta = self.cause.caused(message.DESCRIPTOR.full_name, self.source, key)
         else:
             meta = new_meta(message, tenant_id=tenant, source=self.source, key=key, data_region=self.data_region)
-        meta = EventMeta(**{**_fields(meta), "tenant_id": tenant, "traceparent": current_traceparent()})
+        meta = EventMeta(**{**_fields(meta), "tenant_id": tenant, "traceparent": current_traceparent(),
+                            "extra": dict(headers or {})})
         self._pending.append((topic or topic_of(message), message, meta))
         return meta
 
@@ -102,7 +105,7 @@ class SqlUnitOfWork:
                     "topic": topic,
                     "key": meta.partition_key or None,
                     "type": meta.type,
-                    "headers": {k: v.decode() for k, v in to_headers(meta)},
+                    "headers": {**{k: v.decode() for k, v in to_headers(meta)}, **meta.extra},
                     "payload": encode_value(message, meta.content_type),
                 }
             )

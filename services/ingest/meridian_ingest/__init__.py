@@ -1,0 +1,1 @@
+"""Meridian ingest: inboxes, inbound webhooks (verified, deduplicated, group-committed) and outbound delivery."""

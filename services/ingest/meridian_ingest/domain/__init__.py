@@ -1,0 +1,1 @@
+"""Pure ingest rules: webhook signatures and payloads, delivery outcomes and the retry schedule."""
