@@ -1,0 +1,1 @@
+"""Meridian compliance service: audit log (privacy requests, consent and retention come later)."""

@@ -1,0 +1,1 @@
+"""Compliance domain rules: pure, no I/O."""

@@ -1,0 +1,1 @@
+"""Meridian knowledge-base service: articles (multilingual, versioned) and search."""

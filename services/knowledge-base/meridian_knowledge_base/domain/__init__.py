@@ -1,0 +1,1 @@
+"""Knowledge-base domain rules: pure, no I/O."""
