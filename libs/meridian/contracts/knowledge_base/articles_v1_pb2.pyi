@@ -20,7 +20,7 @@ DESCRIPTOR: _descriptor.FileDescriptor
 @_typing.final
 class ArticlePublished(_message.Message):
     """ArticlePublished: a knowledge-base article version was published. Published by
-    knowledge-base on `knowledge-base.articles.v1`. Partition key: article_id.
+    knowledge-base on `knowledge_base.articles.v1`. Partition key: article_id.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
