@@ -29,6 +29,7 @@ class PlatformSettings(BaseSettings):
     kafka_idempotence: bool = True
     kafka_partitions: int = 4
     kafka_replication_factor: int = 1
+    kafka_session_timeout_ms: int = 10_000
     redis_url: str | None = None
     operator_token: str | None = None
     bootstrap_token: str | None = None

@@ -7,7 +7,13 @@ Semantics (both implementations, checked by tests/contract/test_bus_conformance.
   independent;
 - at-least-once: a batch is committed only after the handler returned; if the handler raises, the
   same records (from the last committed offset) are delivered again after a short pause;
-- ``from_latest`` groups start at the end of the topic (used for per-process fan-out groups).
+- ``from_latest`` groups start at the end of the topic (used for per-process fan-out groups);
+  like Kafka's ``auto.offset.reset``, this only applies while the group has no committed offset;
+- topics are created on first use (publish or subscribe);
+- ``stop`` ends every subscription and forgets it; a stopped bus may be started again, and a new
+  subscription of the same group resumes from the group's committed offsets.
+
+Implementations: ``memory.MemoryBus`` (in-process) and ``kafka.KafkaBus`` (aiokafka).
 """
 
 from __future__ import annotations
@@ -21,7 +27,8 @@ Headers = tuple[tuple[str, bytes], ...]
 
 @dataclass(frozen=True, slots=True)
 class Record:
-    """One record as published (``partition``/``offset`` are filled in on consumption)."""
+    """One record. Publishers set topic, value, key and headers; ``partition``, ``offset`` and
+    ``timestamp_ms`` are filled in on consumption (a publisher's ``timestamp_ms`` is kept)."""
 
     topic: str
     value: bytes
@@ -43,7 +50,11 @@ BatchHandler = Callable[[list[Record]], Awaitable[None]]
 
 @dataclass(slots=True)
 class Subscription:
-    """A consumer group reading ``topics``; ``handler`` gets batches of records."""
+    """A consumer group reading ``topics``; ``handler`` gets batches of up to ``max_batch`` records.
+
+    A batch may mix partitions but keeps each partition's order. Several subscriptions with the same
+    ``group`` split the partitions among themselves. ``name`` only labels tasks and logs.
+    """
 
     topics: Sequence[str]
     group: str
@@ -54,13 +65,15 @@ class Subscription:
 
 
 class Bus(abc.ABC):
-    """Publish records and run consumer groups. ``start`` begins every subscription added so far."""
+    """Publish records and run consumer groups. ``start`` begins every subscription added so far;
+    later ``subscribe`` calls begin at once."""
 
     @abc.abstractmethod
     async def start(self) -> None: ...
 
     @abc.abstractmethod
-    async def stop(self) -> None: ...
+    async def stop(self) -> None:
+        """End and forget every subscription (a running batch may finish and commit), close clients."""
 
     @abc.abstractmethod
     async def publish(self, records: Sequence[Record]) -> None:

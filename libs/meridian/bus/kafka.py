@@ -49,6 +49,9 @@ class KafkaBus(Bus):
     logs. ``idempotence`` turns on the idempotent producer (off for Tansu). ``partitions`` and
     ``replication_factor`` apply to topics this bus creates. ``publish_timeout`` bounds one
     ``publish`` call; ``stop_timeout`` bounds how long ``stop`` lets running batches finish.
+    ``session_timeout_ms`` is the consumer-group session: a dead member's partitions move after
+    it, and Tansu also holds every JoinGroup for half of it (tests use 2000; Apache Kafka
+    rejects values below its ``group.min.session.timeout.ms``, 6000 by default).
     """
 
     def __init__(
@@ -61,6 +64,7 @@ class KafkaBus(Bus):
         *,
         publish_timeout: float = 5.0,
         stop_timeout: float = 10.0,
+        session_timeout_ms: int = 10_000,
     ) -> None:
         self._bootstrap = bootstrap
         self._client_id = client_id
@@ -69,6 +73,7 @@ class KafkaBus(Bus):
         self._replication_factor = replication_factor
         self._publish_timeout = publish_timeout
         self._stop_timeout = stop_timeout
+        self._session_timeout_ms = session_timeout_ms
         self._producer: AIOKafkaProducer | None = None
         self._producer_lock = asyncio.Lock()
         self._admin: AIOKafkaAdminClient | None = None
@@ -254,9 +259,9 @@ class KafkaBus(Bus):
         task.add_done_callback(self._closing.discard)
 
     @staticmethod
-    async def _close_quietly(coro, what: str, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    async def _close_quietly(coro, what: str, limit: float = 10.0) -> None:  # type: ignore[no-untyped-def]
         try:
-            await asyncio.wait_for(coro, timeout)
+            await asyncio.wait_for(coro, limit)
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - closing a broken client must not fail the caller
@@ -270,8 +275,8 @@ class KafkaBus(Bus):
             "enable_auto_commit": False,
             "auto_offset_reset": "latest" if subscription.from_latest else "earliest",
             "max_poll_records": subscription.max_batch,
-            "session_timeout_ms": 10_000,
-            "heartbeat_interval_ms": 1_000,
+            "session_timeout_ms": self._session_timeout_ms,
+            "heartbeat_interval_ms": max(100, min(1_000, self._session_timeout_ms // 5)),
             "metadata_max_age_ms": 5_000,
             "retry_backoff_ms": 100,
             "request_timeout_ms": 15_000,
@@ -294,7 +299,7 @@ class _Consumer(ConsumerRebalanceListener):
         label = s.name or f"{s.group}:{','.join(s.topics)}"
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"bus {label}")
 
-    async def stop(self, timeout: float) -> None:
+    async def stop(self, grace: float) -> None:
         self._stopping = True
         task = self._task
         if task is None:
@@ -302,7 +307,7 @@ class _Consumer(ConsumerRebalanceListener):
         if self._idle.is_set():
             task.cancel()  # waiting for records, or pausing: nothing to finish
         else:
-            _, late = await asyncio.wait([task], timeout=timeout)
+            _, late = await asyncio.wait([task], timeout=grace)
             if late:
                 task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -313,7 +318,7 @@ class _Consumer(ConsumerRebalanceListener):
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         try:
             await asyncio.wait_for(self._idle.wait(), 30)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("bus batch still running at rebalance", extra={"group": self._subscription.group})
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
@@ -343,7 +348,7 @@ class _Consumer(ConsumerRebalanceListener):
                 )
             finally:
                 if consumer is not None:
-                    await self._bus._close_quietly(consumer.stop(), "consumer", timeout=5)
+                    await self._bus._close_quietly(consumer.stop(), "consumer", limit=5)
             if not self._stopping:
                 await asyncio.sleep(_pause(failures))
 

@@ -124,9 +124,7 @@ class MemoryBus(Bus):
     group reads are trimmed the same way. ``trim()`` drops every such record at once.
     """
 
-    def __init__(
-        self, partitions: int = 4, *, retention: int | None = None, stop_timeout: float = 10.0
-    ) -> None:
+    def __init__(self, partitions: int = 4, *, retention: int | None = None, stop_timeout: float = 10.0) -> None:
         if partitions < 1:
             raise ValueError("partitions must be >= 1")
         self._partitions = partitions
@@ -184,9 +182,7 @@ class MemoryBus(Bus):
                 p = partition_for(record.key, len(topic.partitions))
             log_ = topic.partitions[p]
             log_.records.append(
-                dataclasses.replace(
-                    record, partition=p, offset=log_.end, timestamp_ms=record.timestamp_ms or now
-                )
+                dataclasses.replace(record, partition=p, offset=log_.end, timestamp_ms=record.timestamp_ms or now)
             )
             log_.seqs.append(next(self._seq))
         if records:
@@ -215,7 +211,7 @@ class MemoryBus(Bus):
 
     # -- test and embedded-runtime helpers ---------------------------------------------------
 
-    async def drained(self, timeout: float = 10) -> None:
+    async def drained(self, timeout: float = 10) -> None:  # noqa: ASYNC109 - a test helper
         """Wait until every group committed every record of its topics and no handler runs.
 
         Raises ``TimeoutError`` after ``timeout`` seconds (for instance when a handler keeps
@@ -229,7 +225,7 @@ class MemoryBus(Bus):
         t = self._topics.get(topic)
         if t is None:
             return []
-        entries = [(s, r) for log_ in t.partitions for s, r in zip(log_.seqs, log_.records)]
+        entries = [(s, r) for log_ in t.partitions for s, r in zip(log_.seqs, log_.records, strict=True)]
         entries.sort(key=lambda e: e[0])
         return [r for _, r in entries]
 

@@ -43,7 +43,8 @@ async def serve(platform: PlatformSettings, name: str) -> None:
         "mode": "distributed",
     })
     bus = KafkaBus(platform.kafka_bootstrap, client_id=f"meridian-{name}", idempotence=platform.kafka_idempotence,
-                   partitions=platform.kafka_partitions, replication_factor=platform.kafka_replication_factor)
+                   partitions=platform.kafka_partitions, replication_factor=platform.kafka_replication_factor,
+                   session_timeout_ms=platform.kafka_session_timeout_ms)
     infra = Infra(platform=platform, bus=bus)
     services = LocalServices(infra, [name])
     if name == "gateway":
@@ -119,6 +120,7 @@ def supervise(platform: PlatformSettings) -> int:
         procs.append(("broker", broker))
         base["MERIDIAN_KAFKA_BOOTSTRAP"] = bootstrap
         base["MERIDIAN_KAFKA_IDEMPOTENCE"] = "false"  # Tansu rejects idempotent producers
+        base.setdefault("MERIDIAN_KAFKA_SESSION_TIMEOUT_MS", "2000")  # Tansu holds each join half of it
         print(f"started a Tansu broker on {bootstrap}", flush=True)
     env, ports = service_env(platform, base)
     if not platform.operator_token:
