@@ -1,0 +1,35 @@
+"""The ``gateway.push`` group: ticket and routing events → WebSocket frames → the fan-out.
+
+The group is shared by every gateway process (each event is fanned out once; with Redis, every
+process delivers it to its own connections). It needs no database: a lost push is recovered by the
+client's REST reads, and ``from_latest`` skips history on first start.
+"""
+
+from __future__ import annotations
+
+from meridian.bus.consumer import EventSubscription
+from meridian.contracts.routing import agents_v1_pb2 as agents_v1
+from meridian.contracts.ticket import conversations_v1_pb2 as conversations_v1
+from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
+from meridian.contracts.ticket import tickets_v1_pb2 as tickets_v1
+from meridian.events.envelope import EventMeta
+
+from meridian_gateway.contracts import FRAMES, ws_frame
+from meridian_gateway.fanout import Fanout
+
+TOPICS = ["ticket.messages.v1", "ticket.conversations.v1", "ticket.tickets.v1", "routing.agents.v1"]
+PUSHED = (messages_v1.MessageCreated, messages_v1.MessageUpdated, conversations_v1.ConversationOpened,
+          conversations_v1.ConversationUpdated, tickets_v1.TicketAssigned, agents_v1.AgentPresenceChanged)
+assert set(PUSHED) == set(FRAMES)
+
+
+def push_subscription(fanout: Fanout) -> EventSubscription:
+    async def on_event(message, meta: EventMeta) -> None:  # noqa: ANN001
+        if not meta.tenant_id:
+            return
+        frame = ws_frame(str(meta.id), message)
+        if frame is not None:
+            await fanout.publish(meta.tenant_id, frame)
+
+    return EventSubscription(topics=TOPICS, group="gateway.push", handlers={cls: on_event for cls in PUSHED},
+                             uses_db=False, from_latest=True)

@@ -1,0 +1,220 @@
+"""WebSocket fan-out: frames of a tenant reach every connection of that tenant, on any gateway process.
+
+``MemoryFanout`` (embedded mode, one process) keeps a small ring per tenant for resume.
+``RedisFanout`` (``MERIDIAN_REDIS_URL`` set) publishes each frame on the pub/sub channel
+``meridian:ws:<tenant_id>`` and appends it to the capped stream ``meridian:ws:stream:<tenant_id>``
+(``XADD MAXLEN ~ N``) for resume; every gateway process listens to ``meridian:ws:*`` and delivers to
+its local connections. The Kafka group ``gateway.push`` is shared, so each event is fanned out once.
+
+A frame travels as its JSON text (encoded once). Each connection has a bounded queue: a client too
+slow to keep up is marked overflowed (its connection is then closed) and never blocks the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections import deque
+from collections.abc import Iterable
+from typing import Any
+
+log = logging.getLogger("meridian.gateway.fanout")
+
+CHANNEL_PREFIX = "meridian:ws:"
+STREAM_PREFIX = "meridian:ws:stream:"
+
+
+def channel(tenant_id: str) -> str:
+    return f"{CHANNEL_PREFIX}{tenant_id}"
+
+
+def stream(tenant_id: str) -> str:
+    return f"{STREAM_PREFIX}{tenant_id}"
+
+
+def encode(frame: dict[str, Any]) -> str:
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+class Subscriber:
+    """One WebSocket connection's queue of (event id, frame text)."""
+
+    __slots__ = ("tenant_id", "queue", "overflowed")
+
+    def __init__(self, tenant_id: str, maxsize: int) -> None:
+        self.tenant_id = tenant_id
+        self.queue: asyncio.Queue[tuple[str, str]] = asyncio.Queue(maxsize=maxsize)
+        self.overflowed = asyncio.Event()
+
+    def offer(self, event_id: str, text: str) -> None:
+        if self.overflowed.is_set():
+            return
+        try:
+            self.queue.put_nowait((event_id, text))
+        except asyncio.QueueFull:
+            self.overflowed.set()
+
+
+def after(entries: Iterable[tuple[str, str]], last_event_id: str | None) -> list[tuple[str, str]]:
+    """Entries newer than ``last_event_id``: those after it when it is retained; otherwise those with a
+    larger id (event ids are UUIDv7, time-ordered), or nothing when it is not a UUID."""
+    items = list(entries)
+    if not last_event_id:
+        return []
+    for i, (eid, _) in enumerate(items):
+        if eid == last_event_id:
+            return items[i + 1:]
+    try:
+        last = uuid.UUID(last_event_id)
+    except ValueError:
+        return []
+    out = []
+    for eid, text in items:
+        try:
+            if uuid.UUID(eid) > last:
+                out.append((eid, text))
+        except ValueError:
+            continue
+    return out
+
+
+class _Local:
+    """Connections of this process, by tenant."""
+
+    def __init__(self) -> None:
+        self.by_tenant: dict[str, set[Subscriber]] = {}
+
+    def add(self, sub: Subscriber) -> None:
+        self.by_tenant.setdefault(sub.tenant_id, set()).add(sub)
+
+    def remove(self, sub: Subscriber) -> None:
+        subs = self.by_tenant.get(sub.tenant_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self.by_tenant[sub.tenant_id]
+
+    def deliver(self, tenant_id: str, event_id: str, text: str) -> None:
+        for sub in tuple(self.by_tenant.get(tenant_id, ())):
+            sub.offer(event_id, text)
+
+    def count(self) -> int:
+        return sum(len(s) for s in self.by_tenant.values())
+
+
+class MemoryFanout:
+    def __init__(self, *, replay_size: int = 1000, queue_size: int = 1000) -> None:
+        self._local = _Local()
+        self._rings: dict[str, deque[tuple[str, str]]] = {}
+        self._replay_size = replay_size
+        self.queue_size = queue_size
+
+    async def publish(self, tenant_id: str, frame: dict[str, Any]) -> None:
+        event_id, text = str(frame["id"]), encode(frame)
+        ring = self._rings.get(tenant_id)
+        if ring is None:
+            ring = self._rings[tenant_id] = deque(maxlen=self._replay_size)
+        ring.append((event_id, text))
+        self._local.deliver(tenant_id, event_id, text)
+
+    def subscribe(self, tenant_id: str) -> Subscriber:
+        sub = Subscriber(tenant_id, self.queue_size)
+        self._local.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self._local.remove(sub)
+
+    async def replay(self, tenant_id: str, last_event_id: str | None) -> list[tuple[str, str]]:
+        return after(self._rings.get(tenant_id, ()), last_event_id)
+
+    @property
+    def connections(self) -> int:
+        return self._local.count()
+
+    async def run(self) -> None:  # nothing to listen to
+        return None
+
+    async def ping(self) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
+
+class RedisFanout:
+    def __init__(self, url: str, *, replay_size: int = 1000, queue_size: int = 1000) -> None:
+        import redis.asyncio as redis
+
+        self._redis = redis.Redis.from_url(url, decode_responses=True, health_check_interval=30)
+        self._local = _Local()
+        self._replay_size = replay_size
+        self.queue_size = queue_size
+        self.listening = asyncio.Event()
+
+    async def publish(self, tenant_id: str, frame: dict[str, Any]) -> None:
+        event_id, text = str(frame["id"]), encode(frame)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.xadd(stream(tenant_id), {"id": event_id, "frame": text}, maxlen=self._replay_size,
+                      approximate=True)
+            pipe.publish(channel(tenant_id), f"{event_id}\n{text}")  # id first: no JSON parse on receipt
+            await pipe.execute()
+
+    def subscribe(self, tenant_id: str) -> Subscriber:
+        sub = Subscriber(tenant_id, self.queue_size)
+        self._local.add(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self._local.remove(sub)
+
+    async def replay(self, tenant_id: str, last_event_id: str | None) -> list[tuple[str, str]]:
+        if not last_event_id:
+            return []
+        entries = await self._redis.xrange(stream(tenant_id), "-", "+")
+        return after(((fields.get("id", ""), fields.get("frame", "")) for _, fields in entries), last_event_id)
+
+    @property
+    def connections(self) -> int:
+        return self._local.count()
+
+    async def run(self) -> None:
+        """Listen to every tenant's channel and deliver to this process's connections (reconnects)."""
+        delay = 0.2
+        while True:
+            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.psubscribe(f"{CHANNEL_PREFIX}*")
+                self.listening.set()
+                delay = 0.2
+                while True:
+                    msg = await pubsub.get_message(timeout=1.0)
+                    if msg is None or msg.get("type") != "pmessage":
+                        continue
+                    name: str = msg["channel"]
+                    tenant_id = name[len(CHANNEL_PREFIX):]
+                    event_id, sep, text = msg["data"].partition("\n")
+                    if sep:
+                        self._local.deliver(tenant_id, event_id, text)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.listening.clear()
+                log.warning("redis fan-out listener failed; reconnecting", extra={"error": repr(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+    async def ping(self) -> bool:
+        return bool(await self._redis.ping())
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+Fanout = MemoryFanout | RedisFanout
