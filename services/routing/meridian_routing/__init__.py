@@ -1,0 +1,1 @@
+"""Meridian routing service."""

@@ -1,0 +1,1 @@
+"""Routing rules: pure, no I/O."""

@@ -1,0 +1,1 @@
+"""Detection rules: pure, no I/O and no detector library."""

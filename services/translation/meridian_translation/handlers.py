@@ -1,0 +1,52 @@
+"""Translation's use cases and event handlers (no commits here: the runner commits)."""
+
+from __future__ import annotations
+
+import logging
+from uuid import UUID
+
+from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
+from meridian.events.envelope import EventMeta
+from uuid6 import uuid7
+
+from meridian_translation import contracts
+from meridian_translation.detector import LanguageDetector
+from meridian_translation.domain.detection import Detection
+from meridian_translation.domain.errors import MessageEventInvalid, TextEmpty
+from meridian_translation.uow import TranslationUow
+
+log = logging.getLogger("meridian.translation")
+
+
+def _uuid(value: str, field: str) -> UUID:
+    try:
+        return UUID(value)
+    except ValueError:
+        raise MessageEventInvalid(f"{field} must be a UUID",
+                                  errors=[{"field": field, "message": "must be a UUID"}]) from None
+
+
+async def on_message_threaded(message: messages_v1.MessageThreaded, meta: EventMeta, uow: TranslationUow, *,
+                              detector: LanguageDetector) -> None:
+    """Detect the language of an inbound message once (per message id) → MessageTranslated."""
+    tenant_id = _uuid(meta.tenant_id, "ce_tenant")
+    message_id = _uuid(message.message_id, "message_id")
+    conversation_id = _uuid(message.conversation_id, "conversation_id")
+    detection = await detector.detect(message.text)
+    if not await uow.detections.add(uuid7(), tenant_id, message_id, conversation_id, detection.language,
+                                    detection.confidence, uow.clock.now()):
+        log.info("message already detected", extra={"message_id": message.message_id, "event_id": str(meta.id)})
+        return
+    uow.emit(contracts.message_translated(message.message_id, message.conversation_id, detection),
+             key=message.conversation_id, tenant_id=tenant_id)
+    log.info("language detected", extra={"tenant_id": meta.tenant_id, "message_id": message.message_id,
+                                         "conversation_id": message.conversation_id,
+                                         "language": detection.language})
+
+
+async def detect_language(detector: LanguageDetector, text: str) -> Detection:
+    """The sync endpoint's use case (a human is waiting; nothing is stored)."""
+    if not text.strip():
+        raise TextEmpty("text must contain something to detect",
+                        errors=[{"field": "text", "message": "must not be empty"}])
+    return await detector.detect(text)
