@@ -1,0 +1,33 @@
+"""Trace context rides in event headers; logs are JSON lines carrying the trace id."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from opentelemetry import trace
+
+from meridian import telemetry
+from meridian.telemetry import JsonFormatter, current_traceparent, span_from
+
+
+def test_a_consumer_span_continues_the_publishers_trace():
+    telemetry.setup("test", fmt="json")
+    with telemetry.tracer().start_as_current_span("publish ticket.messages.v1"):
+        parent = trace.get_current_span().get_span_context()
+        header = current_traceparent()
+    assert header.startswith("00-") and format(parent.trace_id, "032x") in header
+    with span_from(header, "process ticket.messages.v1") as span:
+        assert span.get_span_context().trace_id == parent.trace_id
+        assert span.parent.span_id == parent.span_id
+
+
+def test_json_logs_carry_trace_id_and_extra_ids():
+    telemetry.setup("test", fmt="json")
+    record = logging.LogRecord("meridian.test", logging.INFO, __file__, 1, "handled", (), None)
+    record.event_id = "e1"
+    with telemetry.tracer().start_as_current_span("x"):
+        line = json.loads(JsonFormatter().format(record))
+        expected = format(trace.get_current_span().get_span_context().trace_id, "032x")
+    assert line["trace_id"] == expected
+    assert line["event_id"] == "e1" and line["msg"] == "handled" and line["level"] == "INFO"
