@@ -149,6 +149,8 @@ def read_meta(record: Record) -> EventMeta:
         occurred = datetime.fromisoformat(raw_time) if raw_time else datetime.now(UTC)
     except ValueError as exc:
         raise EventDecodeError(f"ce_time {raw_time!r} is not ISO 8601") from exc
+    if occurred.tzinfo is None:
+        occurred = occurred.replace(tzinfo=UTC)
     version_text = _text(headers, "ce_schemaversion", required=False)
     if version_text and not version_text.isdigit():
         raise EventDecodeError(f"ce_schemaversion {version_text!r} is not a number")

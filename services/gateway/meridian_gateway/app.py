@@ -115,7 +115,7 @@ def build(infra: Infra, settings: GatewaySettings | None = None) -> ServiceParts
     tasks = [prune_idempotency_keys]
     if isinstance(fanout, RedisFanout):
         tasks.append(fanout.run)
-    parts = kit.parts(app, [push_subscription(fanout)], tasks=tasks,
+    parts = kit.parts(app, [push_subscription(fanout, settings.ws_max_event_age)], tasks=tasks,
                       seed=functools.partial(ensure_demo_tenant, kit))
     engine_close = parts.close
 

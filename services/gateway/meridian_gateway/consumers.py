@@ -2,10 +2,14 @@
 
 The group is shared by every gateway process (each event is fanned out once; with Redis, every
 process delivers it to its own connections). It needs no database: a lost push is recovered by the
-client's REST reads, and ``from_latest`` skips history on first start.
+client's REST reads. The group starts at the earliest offset — a "latest" start would skip every
+event published while a new gateway is still joining the group — and events older than
+``max_age`` seconds are not pushed, so a first start does not flood clients with history.
 """
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from meridian.bus.consumer import EventSubscription
 from meridian.contracts.routing import agents_v1_pb2 as agents_v1
@@ -23,13 +27,13 @@ PUSHED = (messages_v1.MessageCreated, messages_v1.MessageUpdated, conversations_
 assert set(PUSHED) == set(FRAMES)
 
 
-def push_subscription(fanout: Fanout) -> EventSubscription:
+def push_subscription(fanout: Fanout, max_age: float) -> EventSubscription:
     async def on_event(message, meta: EventMeta) -> None:  # noqa: ANN001
-        if not meta.tenant_id:
+        if not meta.tenant_id or (datetime.now(UTC) - meta.occurred_at).total_seconds() > max_age:
             return
         frame = ws_frame(str(meta.id), message)
         if frame is not None:
             await fanout.publish(meta.tenant_id, frame)
 
     return EventSubscription(topics=TOPICS, group="gateway.push", handlers={cls: on_event for cls in PUSHED},
-                             uses_db=False, from_latest=True)
+                             uses_db=False)

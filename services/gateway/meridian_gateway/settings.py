@@ -24,4 +24,5 @@ class GatewaySettings(ServiceSettings):
     ws_auth_timeout: float = Field(5.0, gt=0)            # MERIDIAN_GATEWAY_WS_AUTH_TIMEOUT: first-message auth (s)
     ws_heartbeat: float = Field(20.0, gt=0)              # MERIDIAN_GATEWAY_WS_HEARTBEAT: ping frame interval (s)
     ws_queue_size: int = Field(1_000, ge=1)              # MERIDIAN_GATEWAY_WS_QUEUE_SIZE: frames per connection
+    ws_max_event_age: float = Field(300.0, gt=0)        # MERIDIAN_GATEWAY_WS_MAX_EVENT_AGE: older events are not pushed
     ws_replay_size: int = Field(1_000, ge=1)             # MERIDIAN_GATEWAY_WS_REPLAY_SIZE: frames kept per tenant
