@@ -40,6 +40,26 @@ class EventSubscription:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+BATCH_CONFLICT_RETRIES = 3
+_TRANSIENT_SQLSTATES = {"40P01", "40001"}  # deadlock detected, serialization failure
+
+
+def is_transient_conflict(exc: BaseException) -> bool:
+    """True for a deadlock or serialization failure anywhere in the exception's cause chain."""
+    pending: list[BaseException | None] = [exc]
+    seen: set[int] = set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        for attr in ("sqlstate", "pgcode"):
+            if getattr(current, attr, None) in _TRANSIENT_SQLSTATES:
+                return True
+        pending += [current.__cause__, current.__context__, getattr(current, "orig", None)]
+    return False
+
+
 def dlq_topic(group: str) -> str:
     return f"{group}.dlq"
 
@@ -73,11 +93,19 @@ class EventConsumer:
         if not events:
             return
         if len(events) > 1:
-            try:
-                await self._run(events)
-                return
-            except Exception as exc:  # isolate the poison event below
-                log.info("batch failed, retrying one by one", extra={"group": self.sub.group, "error": repr(exc)})
+            for attempt in range(1, BATCH_CONFLICT_RETRIES + 1):
+                try:
+                    await self._run(events)
+                    return
+                except Exception as exc:
+                    if is_transient_conflict(exc) and attempt < BATCH_CONFLICT_RETRIES:
+                        # a deadlock or serialization failure with another group's transaction:
+                        # the batch itself is fine, so retry it whole rather than event by event
+                        await asyncio.sleep(self._base_backoff * attempt)
+                        continue
+                    log.info("batch failed, retrying one by one",
+                             extra={"group": self.sub.group, "error": repr(exc)})
+                    break
         for event in events:
             await self._run_one_with_retries(event)
 
@@ -89,11 +117,13 @@ class EventConsumer:
             return
         assert self._uow_factory is not None
         async with self._uow_factory() as uow:
+            fresh = await uow.claim_many(self.sub.group, [meta.id for _, meta, _, _ in events])
             for record, meta, message, handler in events:
+                if meta.id not in fresh:  # a duplicate: processed before, or earlier in this batch
+                    continue
+                fresh.discard(meta.id)
                 with span_from(meta.traceparent, f"process {record.topic}", event_id=str(meta.id),
                                tenant_id=meta.tenant_id):
-                    if not await uow.claim(self.sub.group, meta.id):
-                        continue
                     uow.cause = meta
                     await handler(message, meta, uow)
                     uow.cause = None

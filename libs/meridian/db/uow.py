@@ -87,6 +87,18 @@ class SqlUnitOfWork:
         record.occurred_at.FromDatetime(self.clock.now())
         self.emit(record, key=str(resource_id), tenant_id=tenant_id, topic=audit_topic(self.source))
 
+    async def claim_many(self, group: str, event_ids: list[UUID]) -> set[UUID]:
+        """Mark a batch of events processed in one statement; returns the ids not seen before."""
+        if not event_ids:
+            return set()
+        result = await self.conn.execute(
+            insert(self._processed)
+            .values([{"group": group, "event_id": event_id} for event_id in dict.fromkeys(event_ids)])
+            .on_conflict_do_nothing()
+            .returning(self._processed.c.event_id)
+        )
+        return set(result.scalars())
+
     async def claim(self, group: str, event_id: UUID) -> bool:
         """Mark an event processed for ``group``; False when it already was (a duplicate)."""
         result = await self.conn.execute(
