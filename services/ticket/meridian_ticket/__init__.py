@@ -1,0 +1,1 @@
+"""Meridian ticket service: contacts, conversations, messages, tickets."""

@@ -1,0 +1,1 @@
+"""Ticket public REST API."""

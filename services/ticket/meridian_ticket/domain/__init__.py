@@ -1,0 +1,1 @@
+"""Ticket domain rules: pure, no I/O or framework."""

@@ -1,0 +1,373 @@
+"""Every query of ticket; every method takes ``tenant_id``.
+
+Written for batches: an inbound message costs two statements when its sender and conversation are
+known (one lookup that also deduplicates, one insert that also bumps the conversation), and
+inserts are ``ON CONFLICT DO NOTHING RETURNING`` followed by a re-read, so events of one batch (or
+of concurrent consumers) that touch the same contact or conversation converge on the unique keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import and_, cast, delete, exists, func, literal, null, select, true, tuple_, union_all, update
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from meridian_ticket.domain.model import (
+    Contact,
+    Conversation,
+    ConversationStatus,
+    Direction,
+    Identity,
+    Message,
+    MessageStatus,
+    Ticket,
+    TicketStatus,
+)
+from meridian_ticket.tables import contact_identities, contacts, conversations, messages, tickets
+
+ci = contact_identities
+Cursor = tuple[datetime, UUID] | None
+
+# ----------------------------------------------------------------------------- row mapping
+
+
+def _conversation(row: Any, prefix: str = "") -> Conversation:
+    g = (lambda n: getattr(row, prefix + n)) if prefix else (lambda n: getattr(row, n))
+    return Conversation(id=g("id"), tenant_id=g("tenant_id"), inbox_id=g("inbox_id"), contact_id=g("contact_id"),
+                        channel=g("channel"), status=ConversationStatus(g("status")), language=g("language"),
+                        assignee_agent_id=g("assignee_agent_id"), created_at=g("created_at"),
+                        updated_at=g("updated_at"), last_message_at=g("last_message_at"))
+
+
+def _message(row: Any, prefix: str = "") -> Message:
+    g = (lambda n: getattr(row, prefix + n)) if prefix else (lambda n: getattr(row, n))
+    return Message(id=g("id"), tenant_id=g("tenant_id"), conversation_id=g("conversation_id"), inbox_id=g("inbox_id"),
+                   contact_id=g("contact_id"), direction=Direction(g("direction")), text=g("text"),
+                   language=g("language"), status=MessageStatus(g("status")), sender_agent_id=g("sender_agent_id"),
+                   external_id=g("external_id"), error=g("error"), created_at=g("created_at"))
+
+
+def _ticket(row: Any, prefix: str = "") -> Ticket:
+    g = (lambda n: getattr(row, prefix + n)) if prefix else (lambda n: getattr(row, n))
+    return Ticket(id=g("id"), tenant_id=g("tenant_id"), conversation_id=g("conversation_id"),
+                  status=TicketStatus(g("status")), priority=g("priority"), assignee_agent_id=g("assignee_agent_id"),
+                  opened_at=g("opened_at"), updated_at=g("updated_at"))
+
+
+def _contact(row: Any, identities: tuple[Identity, ...] = ()) -> Contact:
+    return Contact(id=row.id, tenant_id=row.tenant_id, name=row.name, email=row.email, phone=row.phone,
+                   created_at=row.created_at, identities=identities)
+
+
+def _prefixed(table: Any, prefix: str) -> list[Any]:
+    return [c.label(prefix + c.name) for c in table.c]
+
+
+def _conversation_values(c: Conversation) -> dict[str, Any]:
+    return {"id": c.id, "tenant_id": c.tenant_id, "inbox_id": c.inbox_id, "contact_id": c.contact_id,
+            "channel": c.channel, "status": c.status.value, "language": c.language,
+            "assignee_agent_id": c.assignee_agent_id, "created_at": c.created_at, "updated_at": c.updated_at,
+            "last_message_at": c.last_message_at}
+
+
+def _message_values(m: Message) -> dict[str, Any]:
+    return {"id": m.id, "tenant_id": m.tenant_id, "conversation_id": m.conversation_id, "inbox_id": m.inbox_id,
+            "contact_id": m.contact_id, "direction": m.direction.value, "text": m.text, "language": m.language,
+            "status": m.status.value, "sender_agent_id": m.sender_agent_id, "external_id": m.external_id,
+            "error": m.error, "created_at": m.created_at}
+
+
+def _page_after(created: Any, ident: Any, cursor: Cursor, *, descending: bool) -> Any:
+    if cursor is None:
+        return true()
+    if descending:
+        return tuple_(created, ident) < tuple_(literal(cursor[0]), literal(cursor[1], PG_UUID(as_uuid=True)))
+    return tuple_(created, ident) > tuple_(literal(cursor[0]), literal(cursor[1], PG_UUID(as_uuid=True)))
+
+
+# ----------------------------------------------------------------------------- contacts
+
+
+@dataclass(frozen=True, slots=True)
+class InboundLookup:
+    """What one statement learned about an inbound message's sender."""
+
+    duplicate: bool = False
+    by_identity: UUID | None = None
+    by_email: UUID | None = None
+    by_phone: UUID | None = None
+    open_conversations: dict[UUID, Conversation] = field(default_factory=dict)
+
+    def open_conversation(self, contact_id: UUID) -> Conversation | None:
+        return self.open_conversations.get(contact_id)
+
+
+class ContactRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def lookup_inbound(self, tenant_id: UUID, inbox_id: UUID, sender_id: str, email: str | None,
+                             phone: str | None, external_id: str | None) -> InboundLookup:
+        """One round trip: is the message a duplicate, which contacts match the sender's identity,
+        e-mail and phone, and the open conversation of each on this inbox."""
+        uuid_t = PG_UUID(as_uuid=True)
+        parts = [select(literal(1).label("rank"), ci.c.contact_id.label("contact_id")).where(
+            ci.c.tenant_id == tenant_id, ci.c.inbox_id == inbox_id, ci.c.external_id == sender_id)]
+        if external_id:
+            parts.append(select(literal(0), cast(null(), uuid_t)).where(exists().where(
+                messages.c.tenant_id == tenant_id, messages.c.inbox_id == inbox_id,
+                messages.c.external_id == external_id)))
+        if email:
+            parts.append(select(literal(2), contacts.c.id).where(contacts.c.tenant_id == tenant_id,
+                                                                  contacts.c.email == email))
+        if phone:
+            parts.append(select(literal(3), contacts.c.id).where(contacts.c.tenant_id == tenant_id,
+                                                                  contacts.c.phone == phone))
+        cand = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("cand")
+        query = select(cand.c.rank, cand.c.contact_id, *_prefixed(conversations, "conv_")).select_from(
+            cand.outerjoin(conversations, and_(
+                conversations.c.tenant_id == tenant_id, conversations.c.inbox_id == inbox_id,
+                conversations.c.contact_id == cand.c.contact_id,
+                conversations.c.status == ConversationStatus.OPEN.value)))
+        rows = (await self.conn.execute(query)).all()
+        found: dict[int, UUID] = {}
+        open_conversations: dict[UUID, Conversation] = {}
+        for row in rows:
+            if row.rank == 0:
+                return InboundLookup(duplicate=True)
+            found.setdefault(row.rank, row.contact_id)
+            if row.conv_id is not None:
+                open_conversations[row.contact_id] = _conversation(row, "conv_")
+        return InboundLookup(by_identity=found.get(1), by_email=found.get(2), by_phone=found.get(3),
+                             open_conversations=open_conversations)
+
+    async def add_with_identity(self, contact: Contact, identity: Identity) -> bool:
+        """Insert a contact and its first identity in one statement; False when either already
+        existed (a concurrent first message won: discard() the contact, then resolve again)."""
+        c = insert(contacts).values(id=contact.id, tenant_id=contact.tenant_id, name=contact.name, email=contact.email,
+                                    phone=contact.phone, created_at=contact.created_at
+                                    ).on_conflict_do_nothing().returning(contacts.c.id).cte("new_contact")
+        uuid_t = PG_UUID(as_uuid=True)
+        stmt = insert(ci).from_select(
+            ["tenant_id", "channel", "inbox_id", "external_id", "contact_id", "created_at"],
+            select(literal(contact.tenant_id, uuid_t), literal(identity.channel), literal(identity.inbox_id, uuid_t),
+                   literal(identity.external_id), c.c.id, literal(contact.created_at)),
+        ).on_conflict_do_nothing().returning(ci.c.contact_id)
+        return (await self.conn.execute(stmt)).first() is not None
+
+    async def discard(self, tenant_id: UUID, contact_id: UUID) -> None:
+        """Remove a contact that lost a creation race (it has no identity and no conversation)."""
+        await self.conn.execute(delete(contacts).where(
+            contacts.c.tenant_id == tenant_id, contacts.c.id == contact_id,
+            ~exists().where(ci.c.contact_id == contacts.c.id)))
+
+    async def add_identity(self, tenant_id: UUID, contact_id: UUID, identity: Identity, now: datetime) -> bool:
+        result = await self.conn.execute(insert(ci).values(
+            tenant_id=tenant_id, channel=identity.channel, inbox_id=identity.inbox_id,
+            external_id=identity.external_id, contact_id=contact_id, created_at=now,
+        ).on_conflict_do_nothing().returning(ci.c.contact_id))
+        return result.first() is not None
+
+    async def recipient_id(self, tenant_id: UUID, contact_id: UUID, inbox_id: UUID) -> str | None:
+        return await self.conn.scalar(select(ci.c.external_id).where(
+            ci.c.tenant_id == tenant_id, ci.c.contact_id == contact_id, ci.c.inbox_id == inbox_id
+        ).order_by(ci.c.created_at).limit(1))
+
+    async def get(self, tenant_id: UUID, contact_id: UUID) -> Contact | None:
+        row = (await self.conn.execute(select(contacts).where(
+            contacts.c.tenant_id == tenant_id, contacts.c.id == contact_id))).first()
+        if row is None:
+            return None
+        return _contact(row, (await self._identities(tenant_id, [row.id])).get(row.id, ()))
+
+    async def list(self, tenant_id: UUID, *, email: str | None, phone: str | None, after: Cursor,
+                   limit: int) -> list[Contact]:
+        query = select(contacts).where(contacts.c.tenant_id == tenant_id,
+                                       _page_after(contacts.c.created_at, contacts.c.id, after, descending=False))
+        if email is not None:
+            query = query.where(contacts.c.email == email)
+        if phone is not None:
+            query = query.where(contacts.c.phone == phone)
+        rows = (await self.conn.execute(query.order_by(contacts.c.created_at, contacts.c.id).limit(limit))).all()
+        identities = await self._identities(tenant_id, [r.id for r in rows])
+        return [_contact(r, identities.get(r.id, ())) for r in rows]
+
+    async def _identities(self, tenant_id: UUID, contact_ids: list[UUID]) -> dict[UUID, tuple[Identity, ...]]:
+        if not contact_ids:
+            return {}
+        rows = (await self.conn.execute(select(ci).where(ci.c.tenant_id == tenant_id, ci.c.contact_id.in_(contact_ids))
+                                        .order_by(ci.c.created_at, ci.c.inbox_id, ci.c.external_id))).all()
+        out: dict[UUID, list[Identity]] = {}
+        for r in rows:
+            out.setdefault(r.contact_id, []).append(Identity(r.channel, r.inbox_id, r.external_id))
+        return {k: tuple(v) for k, v in out.items()}
+
+
+# ----------------------------------------------------------------------------- conversations and tickets
+
+
+class ConversationRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add_with_ticket(self, conversation: Conversation, ticket: Ticket) -> bool:
+        """Open a conversation and its ticket in one statement; False when the contact already has
+        an open conversation on the inbox (then ``find_open``)."""
+        c = insert(conversations).values(**_conversation_values(conversation)).on_conflict_do_nothing(
+        ).returning(conversations.c.id).cte("new_conversation")
+        uuid_t = PG_UUID(as_uuid=True)
+        stmt = insert(tickets).from_select(
+            ["id", "tenant_id", "conversation_id", "status", "priority", "assignee_agent_id", "opened_at",
+             "updated_at"],
+            select(literal(ticket.id, uuid_t), literal(ticket.tenant_id, uuid_t), c.c.id, literal(ticket.status.value),
+                   literal(ticket.priority), literal(ticket.assignee_agent_id, uuid_t), literal(ticket.opened_at),
+                   literal(ticket.updated_at)),
+        ).returning(tickets.c.id)
+        return (await self.conn.execute(stmt)).first() is not None
+
+    async def find_open(self, tenant_id: UUID, inbox_id: UUID, contact_id: UUID) -> Conversation | None:
+        row = (await self.conn.execute(select(conversations).where(
+            conversations.c.tenant_id == tenant_id, conversations.c.inbox_id == inbox_id,
+            conversations.c.contact_id == contact_id,
+            conversations.c.status == ConversationStatus.OPEN.value))).first()
+        return _conversation(row) if row else None
+
+    async def get(self, tenant_id: UUID, conversation_id: UUID) -> Conversation | None:
+        row = (await self.conn.execute(select(conversations).where(
+            conversations.c.tenant_id == tenant_id, conversations.c.id == conversation_id))).first()
+        return _conversation(row) if row else None
+
+    async def get_with_ticket(self, tenant_id: UUID, conversation_id: UUID, *, for_update: bool = False
+                              ) -> tuple[Conversation, Ticket | None] | None:
+        query = select(*_prefixed(conversations, "c_"), *_prefixed(tickets, "t_")).select_from(
+            conversations.outerjoin(tickets, tickets.c.conversation_id == conversations.c.id)
+        ).where(conversations.c.tenant_id == tenant_id, conversations.c.id == conversation_id)
+        if for_update:
+            query = query.with_for_update(of=conversations)
+        row = (await self.conn.execute(query)).first()
+        if row is None:
+            return None
+        return _conversation(row, "c_"), (_ticket(row, "t_") if row.t_id is not None else None)
+
+    async def save(self, conversation: Conversation, ticket: Ticket | None = None) -> None:
+        """Write a conversation's mutable fields (and its ticket's) in one statement."""
+        stmt = update(conversations).where(
+            conversations.c.tenant_id == conversation.tenant_id, conversations.c.id == conversation.id,
+        ).values(status=conversation.status.value, language=conversation.language,
+                 assignee_agent_id=conversation.assignee_agent_id, updated_at=conversation.updated_at)
+        if ticket is not None:
+            t = update(tickets).where(tickets.c.tenant_id == ticket.tenant_id, tickets.c.id == ticket.id).values(
+                status=ticket.status.value, assignee_agent_id=ticket.assignee_agent_id, updated_at=ticket.updated_at,
+            ).returning(tickets.c.id).cte("ticket_update")
+            stmt = stmt.add_cte(t)
+        await self.conn.execute(stmt)
+
+    async def list(self, tenant_id: UUID, *, inbox_id: UUID | None, status: str | None,
+                   assignee_agent_id: UUID | None, contact_id: UUID | None, after: Cursor,
+                   limit: int) -> list[Conversation]:
+        c = conversations.c
+        query = select(conversations).where(c.tenant_id == tenant_id,
+                                            _page_after(c.created_at, c.id, after, descending=True))
+        if inbox_id is not None:
+            query = query.where(c.inbox_id == inbox_id)
+        if status is not None:
+            query = query.where(c.status == status)
+        if assignee_agent_id is not None:
+            query = query.where(c.assignee_agent_id == assignee_agent_id)
+        if contact_id is not None:
+            query = query.where(c.contact_id == contact_id)
+        rows = (await self.conn.execute(query.order_by(c.created_at.desc(), c.id.desc()).limit(limit))).all()
+        return [_conversation(r) for r in rows]
+
+
+class TicketRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def get(self, tenant_id: UUID, ticket_id: UUID) -> Ticket | None:
+        row = (await self.conn.execute(select(tickets).where(
+            tickets.c.tenant_id == tenant_id, tickets.c.id == ticket_id))).first()
+        return _ticket(row) if row else None
+
+    async def list(self, tenant_id: UUID, *, status: str | None, assignee_agent_id: UUID | None, after: Cursor,
+                   limit: int) -> list[Ticket]:
+        t = tickets.c
+        query = select(tickets).where(t.tenant_id == tenant_id, _page_after(t.opened_at, t.id, after, descending=True))
+        if status is not None:
+            query = query.where(t.status == status)
+        if assignee_agent_id is not None:
+            query = query.where(t.assignee_agent_id == assignee_agent_id)
+        rows = (await self.conn.execute(query.order_by(t.opened_at.desc(), t.id.desc()).limit(limit))).all()
+        return [_ticket(r) for r in rows]
+
+
+# ----------------------------------------------------------------------------- messages
+
+
+class MessageRepository:
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    async def add(self, message: Message) -> bool:
+        """Insert a message and bump its conversation's last_message_at in one statement; False when
+        a message with the same (tenant, inbox, external_id) exists (a redelivered inbound message)."""
+        m = insert(messages).values(**_message_values(message)).on_conflict_do_nothing().returning(
+            messages.c.conversation_id, messages.c.created_at).cte("new_message")
+        stmt = update(conversations).where(conversations.c.id == m.c.conversation_id).values(
+            last_message_at=func.greatest(func.coalesce(conversations.c.last_message_at, m.c.created_at),
+                                          m.c.created_at),
+            updated_at=func.greatest(conversations.c.updated_at, m.c.created_at),
+        ).returning(conversations.c.id)
+        return (await self.conn.execute(stmt)).first() is not None
+
+    async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None:
+        row = (await self.conn.execute(select(messages).where(
+            messages.c.tenant_id == tenant_id, messages.c.id == message_id))).first()
+        return _message(row) if row else None
+
+    async def set_detected_language(self, tenant_id: UUID, message_id: UUID, language: str
+                                    ) -> tuple[Message, Conversation, bool] | None:
+        """Set an inbound message's language if it has none; returns the message, its conversation
+        and whether it is the customer's latest message with a known language (None: the message is
+        unknown, or already had its language)."""
+        m = update(messages).where(
+            messages.c.tenant_id == tenant_id, messages.c.id == message_id,
+            messages.c.direction == Direction.INBOUND.value, messages.c.language.is_(None),
+        ).values(language=language).returning(*messages.c).cte("detected")
+        other = messages.alias("other")
+        newer = exists().where(
+            other.c.conversation_id == m.c.conversation_id, other.c.direction == Direction.INBOUND.value,
+            other.c.language.is_not(None), tuple_(other.c.created_at, other.c.id) > tuple_(m.c.created_at, m.c.id))
+        query = select(*[col.label("m_" + col.name) for col in m.c], *_prefixed(conversations, "c_"),
+                       (~newer).label("latest")).select_from(
+            m.join(conversations, conversations.c.id == m.c.conversation_id))
+        row = (await self.conn.execute(query)).first()
+        if row is None:
+            return None
+        return _message(row, "m_"), _conversation(row, "c_"), bool(row.latest)
+
+    async def apply_status(self, tenant_id: UUID, message_id: UUID, status: MessageStatus, error: str | None,
+                           sources: frozenset[MessageStatus]) -> Message | None:
+        """Move a message to ``status`` if its current status is one of ``sources``."""
+        if not sources:
+            return None
+        row = (await self.conn.execute(update(messages).where(
+            messages.c.tenant_id == tenant_id, messages.c.id == message_id,
+            messages.c.status.in_([s.value for s in sources]),
+        ).values(status=status.value, error=error).returning(*messages.c))).first()
+        return _message(row) if row else None
+
+    async def list(self, tenant_id: UUID, conversation_id: UUID, *, after: Cursor, limit: int) -> list[Message]:
+        c = messages.c
+        rows = (await self.conn.execute(select(messages).where(
+            c.tenant_id == tenant_id, c.conversation_id == conversation_id,
+            _page_after(c.created_at, c.id, after, descending=False),
+        ).order_by(c.created_at, c.id).limit(limit))).all()
+        return [_message(r) for r in rows]
+

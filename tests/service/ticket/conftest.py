@@ -1,0 +1,87 @@
+"""Ticket on its real PostgreSQL schema + MemoryBus; small factories for the events it consumes."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from meridian.contracts.ingest import deliveries_v1_pb2 as deliveries_v1
+from meridian.contracts.ingest import messages_v1_pb2 as ingest_v1
+from meridian.contracts.routing import assignments_v1_pb2 as assignments_v1
+from meridian.contracts.translation import messages_v1_pb2 as translation_v1
+from meridian_ticket.app import build
+
+from tests.support.service import running_service
+
+CONVERSATIONS = "ticket.conversations.v1"
+TICKETS = "ticket.tickets.v1"
+MESSAGES = "ticket.messages.v1"
+OUTBOUND = "ticket.outbound.v1"
+AUDIT = "ticket.audit.v1"
+
+
+@pytest.fixture(scope="session")
+async def ticket():
+    async with running_service(build) as svc:
+        yield svc
+
+
+def received(inbox_id: uuid.UUID | str, *, sender_id: str = "cust-1", text: str = "Hola, ¿dónde está mi pedido?",
+             external_id: str | None = None, name: str = "Ana", email: str = "", phone: str = "",
+             channel: str = "api") -> ingest_v1.MessageReceived:
+    msg = ingest_v1.MessageReceived(
+        inbox_id=str(inbox_id), channel=channel, external_id=external_id or f"ext-{uuid.uuid4()}",
+        thread_id=sender_id, sender=ingest_v1.Sender(id=sender_id, name=name, email=email, phone=phone), text=text)
+    msg.sent_at.GetCurrentTime()
+    msg.received_at.GetCurrentTime()
+    return msg
+
+
+async def receive(svc, tenant, msg: ingest_v1.MessageReceived):
+    meta = await svc.publish(msg, key=f"{msg.inbox_id}:{msg.thread_id}", tenant_id=tenant)
+    await svc.drained()
+    return meta
+
+
+def events(svc, topic: str, cls=None, tenant=None):
+    out = [(meta, m) for meta, m in svc.events(topic) if cls is None or isinstance(m, cls)]
+    if tenant is not None:
+        out = [(meta, m) for meta, m in out if meta.tenant_id == str(tenant)]
+    return out
+
+
+async def translate(svc, tenant, message_id: str, conversation_id: str, language: str = "es"):
+    msg = translation_v1.MessageTranslated(message_id=message_id, conversation_id=conversation_id,
+                                           detected_language=language, confidence=0.9)
+    await svc.publish(msg, key=conversation_id, tenant_id=tenant)
+    await svc.drained()
+
+
+async def assign(svc, tenant, conversation_id: str, agent_id: uuid.UUID | None = None,
+                 target=assignments_v1.ASSIGNMENT_TARGET_AGENT):
+    msg = assignments_v1.AssignmentDecided(conversation_id=conversation_id, target=target,
+                                           agent_id=str(agent_id) if agent_id else "", reason="language:es")
+    await svc.publish(msg, key=conversation_id, tenant_id=tenant)
+    await svc.drained()
+
+
+async def deliver(svc, tenant, message_id: str, conversation_id: str, status, error: str = ""):
+    msg = deliveries_v1.DeliveryUpdated(message_id=message_id, conversation_id=conversation_id, status=status,
+                                        attempts=1, error=error)
+    await svc.publish(msg, key=conversation_id, tenant_id=tenant)
+    await svc.drained()
+
+
+async def get_json(svc, tenant, path: str, **params):
+    r = await svc.client.get(path, headers=svc.headers(tenant), params=params)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+async def wait_for(predicate, timeout: float = 5.0):  # noqa: ASYNC109
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        assert loop.time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.02)

@@ -1,0 +1,212 @@
+"""Flow steps 4, 6, 7, 9: MessageTranslated, AssignmentDecided, agent reply, DeliveryUpdated."""
+
+import uuid
+
+from meridian.contracts.ingest import deliveries_v1_pb2 as deliveries_v1
+from meridian.contracts.routing import assignments_v1_pb2 as assignments_v1
+from meridian.contracts.ticket import conversations_v1_pb2 as conversations_v1
+from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
+from meridian.contracts.ticket import outbound_v1_pb2 as outbound_v1
+from meridian.contracts.ticket import tickets_v1_pb2 as tickets_v1
+from meridian.contracts.translation import messages_v1_pb2 as translation_v1
+
+from tests.service.ticket.conftest import (
+    AUDIT,
+    CONVERSATIONS,
+    MESSAGES,
+    OUTBOUND,
+    TICKETS,
+    assign,
+    deliver,
+    events,
+    get_json,
+    receive,
+    received,
+    translate,
+)
+
+
+async def start(svc, tenant, **kwargs):
+    """A customer message threaded into a new conversation: (conversation_id, message_id)."""
+    await receive(svc, tenant, received(kwargs.pop("inbox", uuid.uuid4()), **kwargs))
+    threaded = events(svc, MESSAGES, messages_v1.MessageThreaded, tenant)[-1][1]
+    return threaded.conversation_id, threaded.message_id
+
+
+def updates(svc, tenant):
+    return [m for _, m in events(svc, CONVERSATIONS, conversations_v1.ConversationUpdated, tenant)]
+
+
+def created(svc, tenant):
+    return [m for _, m in events(svc, MESSAGES, messages_v1.MessageCreated, tenant)]
+
+
+async def test_translation_sets_languages_and_emits_conversation_updated_then_message_created(ticket):
+    await ticket.reset()
+    tenant = uuid.uuid4()
+    conv_id, msg_id = await start(ticket, tenant, text="Hola")
+    await translate(ticket, tenant, msg_id, conv_id, "es")
+
+    [upd] = updates(ticket, tenant)
+    assert (upd.conversation_id, upd.language, list(upd.changed_fields), upd.status, upd.assignee_agent_id) == (
+        conv_id, "es", ["language"], "open", "")
+    [mc] = created(ticket, tenant)
+    assert (mc.message_id, mc.conversation_id, mc.direction, mc.language, mc.status, mc.text) == (
+        msg_id, conv_id, messages_v1.DIRECTION_INBOUND, "es", "received", "Hola")
+    ordered = [type(m).__name__ for _, m in events(ticket, CONVERSATIONS, tenant=tenant) + events(
+        ticket, MESSAGES, tenant=tenant)]
+    assert "ConversationUpdated" in ordered and "MessageCreated" in ordered
+    assert (await get_json(ticket, tenant, f"/api/v1/conversations/{conv_id}"))["language"] == "es"
+    [m] = (await get_json(ticket, tenant, f"/api/v1/conversations/{conv_id}/messages"))["items"]
+    assert m["language"] == "es"
+
+    await translate(ticket, tenant, msg_id, conv_id, "es")          # a second detection: not re-emitted
+    assert len(created(ticket, tenant)) == 1 and len(updates(ticket, tenant)) == 1
+
+
+async def test_a_later_message_in_the_same_language_is_created_without_a_conversation_update(ticket):
+    await ticket.reset()
+    tenant, inbox = uuid.uuid4(), uuid.uuid4()
+    conv_id, first = await start(ticket, tenant, inbox=inbox)
+    await translate(ticket, tenant, first, conv_id, "es")
+    agent = uuid.uuid4()
+    await assign(ticket, tenant, conv_id, agent)                     # routing already happened
+    _, second = await start(ticket, tenant, inbox=inbox, text="¿Y el reembolso?")
+    await translate(ticket, tenant, second, conv_id, "es")
+    assert [m.message_id for m in created(ticket, tenant)] == [first, second]   # not lost
+    assert [list(u.changed_fields) for u in updates(ticket, tenant)] == [["language"], ["assignee_agent_id"]]
+    _, third = await start(ticket, tenant, inbox=inbox, text="Where is it?")
+    await translate(ticket, tenant, third, conv_id, "en")            # the customer switched language
+    last = updates(ticket, tenant)[-1]
+    assert (list(last.changed_fields), last.language, last.assignee_agent_id) == (["language"], "en", str(agent))
+    assert [m.language for m in created(ticket, tenant)] == ["es", "es", "en"]
+
+
+async def test_translation_of_an_unknown_message_is_dead_lettered(ticket):
+    await ticket.reset()
+    tenant = uuid.uuid4()
+    missing = str(uuid.uuid4())
+    await translate(ticket, tenant, missing, str(uuid.uuid4()), "es")
+    [dead] = [r for r in ticket.bus.records("ticket.translations.dlq")
+              if dict(r.headers)["ce_tenant"] == str(tenant).encode()]
+    reason = dict(dead.headers)["x-dlq-reason"].decode()
+    assert reason.startswith("MessageNotFound") and missing in reason
+    # another tenant's message id is unknown too
+    other = uuid.uuid4()
+    conv_id, msg_id = await start(ticket, other)
+    await translate(ticket, tenant, msg_id, conv_id, "es")
+    assert created(ticket, other) == [] and created(ticket, tenant) == []
+    assert len([r for r in ticket.bus.records("ticket.translations.dlq")
+                if dict(r.headers)["ce_tenant"] == str(tenant).encode()]) == 2
+
+
+async def test_agent_assignment_sets_the_assignee_and_emits_ticket_assigned(ticket):
+    await ticket.reset()
+    tenant = uuid.uuid4()
+    conv_id, msg_id = await start(ticket, tenant)
+    await translate(ticket, tenant, msg_id, conv_id, "es")
+    await assign(ticket, tenant, conv_id, target=assignments_v1.ASSIGNMENT_TARGET_QUEUE)   # queued: nothing yet
+    assert len(updates(ticket, tenant)) == 1
+    agent = uuid.uuid4()
+    await assign(ticket, tenant, conv_id, agent)
+    upd = updates(ticket, tenant)[-1]
+    assert (list(upd.changed_fields), upd.assignee_agent_id, upd.language) == (["assignee_agent_id"], str(agent), "es")
+    [(meta, ta)] = events(ticket, TICKETS, tickets_v1.TicketAssigned, tenant)
+    assert (ta.conversation_id, ta.assignee_agent_id, meta.partition_key) == (conv_id, str(agent), conv_id)
+    assert (await get_json(ticket, tenant, f"/api/v1/conversations/{conv_id}"))["assignee_agent_id"] == str(agent)
+    t = await get_json(ticket, tenant, f"/api/v1/tickets/{ta.ticket_id}")
+    assert t["assignee_agent_id"] == str(agent)
+    await assign(ticket, tenant, conv_id, agent)                     # the same decision again: no new events
+    assert len(events(ticket, TICKETS, tickets_v1.TicketAssigned, tenant)) == 1
+    actions = [a.action for _, a in events(ticket, AUDIT, tenant=tenant)]
+    assert actions.count("conversation.assigned") == 1 and actions.count("ticket.assigned") == 1
+
+
+async def test_agent_reply_creates_a_pending_outbound_message_and_requests_delivery(ticket):
+    await ticket.reset()
+    tenant, inbox, agent = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    conv_id, msg_id = await start(ticket, tenant, inbox=inbox, sender_id="cust-42")
+    await translate(ticket, tenant, msg_id, conv_id, "es")
+    r = await ticket.client.post(f"/api/v1/conversations/{conv_id}/messages",
+                                 headers=ticket.headers(tenant, **{"X-Meridian-Actor": str(agent)}),
+                                 json={"text": "¡Hola! Sale hoy."})
+    assert r.status_code == 201, r.text
+    await ticket.drained()
+    body = r.json()
+    assert (body["direction"], body["status"], body["language"], body["sender_agent_id"], body["conversation_id"],
+            body["inbox_id"], body["error"]) == ("outbound", "pending", "es", str(agent), conv_id, str(inbox), None)
+    out = created(ticket, tenant)[-1]
+    assert (out.message_id, out.direction, out.status, out.sender_agent_id) == (
+        body["id"], messages_v1.DIRECTION_OUTBOUND, "pending", str(agent))
+    [(meta, req)] = events(ticket, OUTBOUND, outbound_v1.OutboundRequested, tenant)
+    assert (req.message_id, req.conversation_id, req.inbox_id, req.channel, req.recipient_id, req.text,
+            req.language) == (body["id"], conv_id, str(inbox), "api", "cust-42", "¡Hola! Sale hoy.", "es")
+    assert meta.partition_key == conv_id
+    [audit] = [a for _, a in events(ticket, AUDIT, tenant=tenant) if a.action == "message.sent"]
+    assert (audit.actor_type, audit.actor_id, audit.resource_id) == ("user", str(agent), body["id"])
+    items = (await get_json(ticket, tenant, f"/api/v1/conversations/{conv_id}/messages"))["items"]
+    assert [m["direction"] for m in items] == ["inbound", "outbound"]
+
+
+async def test_reply_without_an_agent_actor_has_no_sender(ticket):
+    await ticket.reset()
+    tenant = uuid.uuid4()
+    conv_id, _ = await start(ticket, tenant)
+    r = await ticket.client.post(f"/api/v1/conversations/{conv_id}/messages",
+                                 headers=ticket.headers(tenant, **{"X-Meridian-Actor": "api-key:abc"}),
+                                 json={"text": "ok"})
+    assert r.status_code == 201 and r.json()["sender_agent_id"] is None and r.json()["language"] is None
+
+
+async def test_delivery_failed_is_visible_and_later_reports_do_not_move_it_back(ticket):
+    await ticket.reset()
+    tenant = uuid.uuid4()
+    conv_id, _ = await start(ticket, tenant)
+    r = await ticket.client.post(f"/api/v1/conversations/{conv_id}/messages", headers=ticket.headers(tenant),
+                                 json={"text": "hola"})
+    out_id = r.json()["id"]
+    await ticket.drained()
+    await deliver(ticket, tenant, out_id, conv_id, deliveries_v1.DELIVERY_STATUS_FAILED, "HTTP 410 gone")
+    [(meta, mu)] = events(ticket, MESSAGES, messages_v1.MessageUpdated, tenant)
+    assert (mu.message_id, mu.conversation_id, mu.status, mu.error, meta.partition_key) == (
+        out_id, conv_id, "failed", "HTTP 410 gone", conv_id)
+    items = (await get_json(ticket, tenant, f"/api/v1/conversations/{conv_id}/messages"))["items"]
+    [m] = [i for i in items if i["id"] == out_id]
+    assert (m["status"], m["error"]) == ("failed", "HTTP 410 gone")
+    await deliver(ticket, tenant, out_id, conv_id, deliveries_v1.DELIVERY_STATUS_DELIVERED)   # never back
+    assert len(events(ticket, MESSAGES, messages_v1.MessageUpdated, tenant)) == 1
+
+
+async def test_delivered_once_even_when_reported_twice(ticket):
+    await ticket.reset()
+    tenant = uuid.uuid4()
+    conv_id, _ = await start(ticket, tenant)
+    out_id = (await ticket.client.post(f"/api/v1/conversations/{conv_id}/messages", headers=ticket.headers(tenant),
+                                       json={"text": "hola"})).json()["id"]
+    await deliver(ticket, tenant, out_id, conv_id, deliveries_v1.DELIVERY_STATUS_DELIVERED)
+    await deliver(ticket, tenant, out_id, conv_id, deliveries_v1.DELIVERY_STATUS_DELIVERED)
+    assert [m.status for _, m in events(ticket, MESSAGES, messages_v1.MessageUpdated, tenant)] == ["delivered"]
+    items = (await get_json(ticket, tenant, f"/api/v1/conversations/{conv_id}/messages"))["items"]
+    assert [i["status"] for i in items] == ["received", "delivered"]
+
+
+async def test_delivery_update_for_an_unknown_message_is_dead_lettered(ticket):
+    await ticket.reset()
+    tenant = uuid.uuid4()
+    await deliver(ticket, tenant, str(uuid.uuid4()), str(uuid.uuid4()), deliveries_v1.DELIVERY_STATUS_DELIVERED)
+    [dead] = [r for r in ticket.bus.records("ticket.deliveries.dlq")
+              if dict(r.headers)["ce_tenant"] == str(tenant).encode()]
+    assert dict(dead.headers)["x-dlq-reason"].startswith(b"MessageNotFound")
+
+
+async def test_unused_translation_fields_are_ignored(ticket):
+    """MessageTranslated with a translation attached still only sets the detected language."""
+    await ticket.reset()
+    tenant = uuid.uuid4()
+    conv_id, msg_id = await start(ticket, tenant, text="Hallo")
+    msg = translation_v1.MessageTranslated(message_id=msg_id, conversation_id=conv_id, detected_language="de",
+                                           confidence=0.97, target_language="en", translated_text="Hello")
+    await ticket.publish(msg, key=conv_id, tenant_id=tenant)
+    await ticket.drained()
+    [mc] = created(ticket, tenant)
+    assert (mc.language, mc.text) == ("de", "Hallo")
