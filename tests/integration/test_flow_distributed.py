@@ -36,6 +36,12 @@ async def stack():
         await drop_database(name)
 
 
+@pytest.fixture(autouse=True)
+def _process_logs(stack):
+    yield
+    print(stack.logs())  # pytest shows it for a failed test only
+
+
 async def test_flow_end_to_end_distributed(stack):
     async with CallbackServer() as callback:
         await run_flow(stack.gateway_urls[0], OPERATOR, callback)

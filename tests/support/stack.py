@@ -80,9 +80,18 @@ class Stack:
         return [f"http://127.0.0.1:{p}" for p in self.gateway_ports]
 
     def _spawn(self, label: str, service: str, port: int) -> None:
+        log = open(self.data_dir / f"{label}.log", "wb")  # noqa: SIM115 - closed with the process
         self.procs[label] = subprocess.Popen(
             [sys.executable, "-m", "meridian.runtime.cli", "serve", service],
-            env=dict(self.env, MERIDIAN_PORT=str(port)))
+            env=dict(self.env, MERIDIAN_PORT=str(port)), stdout=log, stderr=subprocess.STDOUT)
+
+    def logs(self, lines: int = 40) -> str:
+        """The last lines each process wrote (printed when a test fails)."""
+        out = []
+        for label in self.procs:
+            text = (self.data_dir / f"{label}.log").read_text(errors="replace").splitlines()[-lines:]
+            out.append(f"--- {label}\n" + "\n".join(text))
+        return "\n".join(out)
 
     def start(self, timeout: float = 90) -> None:
         for name, port in self.ports.items():
