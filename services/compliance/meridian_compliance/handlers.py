@@ -13,7 +13,7 @@ from meridian.events.envelope import EventMeta
 from meridian.http.pagination import InvalidCursor, clamp_limit
 
 from meridian_compliance import contracts
-from meridian_compliance.domain.chain import GENESIS, ChainLink, ChainVerifier, VerifyResult, link_hash
+from meridian_compliance.domain.chain import ChainLink, ChainVerifier, VerifyResult
 from meridian_compliance.domain.errors import AuditQueryInvalid
 from meridian_compliance.repository import AuditFilter
 from meridian_compliance.uow import ComplianceUow
@@ -24,14 +24,11 @@ VERIFY_CHUNK = 2_000
 
 
 async def on_audit_recorded(message: audit_v1.AuditRecorded, meta: EventMeta, uow: ComplianceUow) -> None:
-    """Append the record to its tenant's chain. The tenant's advisory lock is held until commit, so
-    concurrent batches never read the same chain head (no fork); a stored event id is skipped."""
-    record = contracts.audit_record(message, meta, recorded_at=uow.clock.now())
-    await uow.audit_events.lock_chain(record.tenant_id)
-    if await uow.audit_events.exists(record.tenant_id, record.id):
-        return
-    prev = await uow.audit_events.last_hash(record.tenant_id) or GENESIS
-    await uow.audit_events.append(record, prev, link_hash(prev, record))
+    """Stage the record for its tenant's chain; the unit of work appends a whole batch at commit
+    (``ComplianceUow.flush_audit``). The tenants' advisory locks are taken there and held until
+    commit, so concurrent batches never read the same chain head (no fork); a stored event id is
+    skipped."""
+    uow.stage_audit(contracts.audit_record(message, meta, recorded_at=uow.clock.now()))
 
 
 def encode_seq_cursor(seq: int) -> str:

@@ -1,8 +1,10 @@
 """Routing's use cases and event handlers (no commits here: the runner commits).
 
 Every path that changes who works on what (a decision, a release, a drain of the queue) first
-takes the tenant's routing lock (``uow.lock_routing``) and reads candidate agents ``FOR UPDATE``;
-loads are counted inside the transaction, so a batch of conversations never overfills an agent.
+takes the tenant's routing lock (``uow.lock_routing``); the tenant's online agents are read
+``FOR UPDATE`` once per transaction and their loads counted in the unit of work, so a batch of
+conversations never overfills an agent. Conversation state is read once per conversation and
+written in bulk at commit (see ``RoutingUow``).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 from meridian.contracts.ticket import conversations_v1_pb2 as conversations_v1
@@ -66,7 +69,7 @@ async def update_agent(cmd: UpdateAgent, uow: RoutingUow) -> Agent:
     agent = await _agent_for_update(uow, cmd.tenant_id, cmd.agent_id)
     now = uow.clock.now()
     updated, more_work = apply_update(agent, fields, now)
-    await uow.agents.save(updated)
+    await uow.save_agent(updated)
     changed = [name for name in ("name", "languages", "timezone", "capacity")
                if getattr(updated, name) != getattr(agent, name)]
     actor_type, actor_id = _actor(cmd.actor)
@@ -86,7 +89,7 @@ async def set_presence(cmd: SetPresence, uow: RoutingUow) -> Agent:
     if agent.status is not status:
         previous = agent.status
         agent = replace(agent, status=status, updated_at=now)
-        await uow.agents.save(agent)
+        await uow.save_agent(agent)
         uow.emit(contracts.presence_changed(agent, now), key=str(agent.id), tenant_id=cmd.tenant_id)
         actor_type, actor_id = _actor(cmd.actor)
         uow.audit(cmd.tenant_id, action="agent.presence_changed", resource_type="agent", resource_id=agent.id,
@@ -117,6 +120,7 @@ async def list_queue(uow: RoutingUow, tenant_id: UUID, cursor: str | None, limit
 
 
 async def _agent_for_update(uow: RoutingUow, tenant_id: UUID, agent_id: UUID) -> Agent:
+    await uow.flush_routing()  # pending load changes first
     agent = await uow.agents.get(tenant_id, agent_id, for_update=True)
     if agent is None:
         raise AgentNotFound(f"agent {agent_id} not found")
@@ -128,92 +132,103 @@ async def _agent_for_update(uow: RoutingUow, tenant_id: UUID, agent_id: UUID) ->
 
 async def _assign(uow: RoutingUow, tenant_id: UUID, conversation_id: UUID, agent: Agent, reason: str,
                   now: datetime) -> None:
-    await uow.assignments.add(uuid7(), tenant_id, conversation_id, agent.id, reason, now)
-    await uow.agents.change_load(tenant_id, agent.id, +1, assigned_at=now)
+    uow.add_assignment(uuid7(), tenant_id, conversation_id, agent.id, reason, now)
+    await uow.change_load(tenant_id, agent.id, +1, assigned_at=now)
     uow.emit(contracts.assigned_to_agent(conversation_id, agent.id, reason, now), key=str(conversation_id),
              tenant_id=tenant_id)
     uow.audit(tenant_id, action="assignment.decided", resource_type="conversation", resource_id=conversation_id,
               actor_type="system", actor_id="routing",
               details={"target": "agent", "agent_id": str(agent.id), "reason": reason})
-    log.info("conversation assigned", extra={"tenant_id": str(tenant_id), "conversation_id": str(conversation_id),
-                                             "agent_id": str(agent.id)})
+    if log.isEnabledFor(logging.INFO):
+        log.info("conversation assigned", extra={"tenant_id": str(tenant_id), "conversation_id": str(conversation_id),
+                                                 "agent_id": str(agent.id)})
 
 
 async def decide(uow: RoutingUow, snap: ConversationSnapshot, now: datetime) -> None:
     """Assign the conversation to the best available agent, or queue it."""
-    candidates = await uow.agents.available(snap.tenant_id)
+    candidates = await uow.available_agents(snap.tenant_id)
     agent = choose_agent(candidates, snap.language)
     if agent is not None:
         await _assign(uow, snap.tenant_id, snap.conversation_id, agent, f"language:{primary_subtag(snap.language)}",
                       now)
         return
     reason = f"no_available_agent:{primary_subtag(snap.language)}"
-    await uow.queue.add(QueueItem(tenant_id=snap.tenant_id, conversation_id=snap.conversation_id,
-                                  language=snap.language, queued_at=now))
+    uow.enqueue(QueueItem(tenant_id=snap.tenant_id, conversation_id=snap.conversation_id, language=snap.language,
+                          queued_at=now))
     uow.emit(contracts.queued(snap.conversation_id, reason, now), key=str(snap.conversation_id),
              tenant_id=snap.tenant_id)
     uow.audit(snap.tenant_id, action="assignment.decided", resource_type="conversation",
               resource_id=snap.conversation_id, actor_type="system", actor_id="routing",
               details={"target": "queue", "reason": reason})
-    log.info("conversation queued", extra={"tenant_id": str(snap.tenant_id),
-                                           "conversation_id": str(snap.conversation_id)})
+    if log.isEnabledFor(logging.INFO):
+        log.info("conversation queued", extra={"tenant_id": str(snap.tenant_id),
+                                               "conversation_id": str(snap.conversation_id)})
 
 
 async def drain_queue(uow: RoutingUow, tenant_id: UUID, now: datetime) -> int:
     """Hand queued conversations (FIFO) to agents with free capacity; returns how many were assigned."""
     await uow.lock_routing(tenant_id)
-    agents = await uow.agents.available(tenant_id)
+    agents = await uow.available_agents(tenant_id)
     if not agents:
         return 0
-    waiting = await uow.queue.waiting(tenant_id, DRAIN_BATCH)
+    waiting = await uow.waiting(tenant_id, DRAIN_BATCH)
     plan = plan_drain(waiting, agents, now)
+    await uow.conversations(item.conversation_id for item, _ in plan)
     for item, agent in plan:
-        await uow.queue.remove(tenant_id, item.conversation_id)
+        uow.dequeue(tenant_id, item.conversation_id)
         await _assign(uow, tenant_id, item.conversation_id, agent, f"queue:{primary_subtag(item.language)}", now)
     return len(plan)
 
 
 async def _release(uow: RoutingUow, tenant_id: UUID, conversation_id: UUID, now: datetime) -> UUID | None:
-    agent_id = await uow.assignments.release(tenant_id, conversation_id, now)
+    agent_id = uow.release_assignment(tenant_id, conversation_id, now)
     if agent_id is not None:
-        await uow.agents.change_load(tenant_id, agent_id, -1)
+        await uow.change_load(tenant_id, agent_id, -1)
     return agent_id
 
 
 async def on_conversation_event(message: conversations_v1.ConversationOpened | conversations_v1.ConversationUpdated,
                                 meta: EventMeta, uow: RoutingUow) -> None:
+    """Validate the event and stage it: the unit of work handles a batch's events at commit, in
+    order, after locking their tenants and reading their conversations once (``RoutingUow.defer``)."""
+    snap = contracts.snapshot(message, meta.tenant_id)
+    uow.defer(snap.tenant_id, snap.conversation_id, partial(handle_conversation_event, message, meta, snap))
+
+
+async def handle_conversation_event(message: conversations_v1.ConversationOpened | conversations_v1.ConversationUpdated,
+                                    meta: EventMeta, snap: ConversationSnapshot, uow: RoutingUow) -> None:
     """Project the conversation, then: release the agent of a finished conversation, record a
     manual assignment, or decide for an open conversation with a language and nobody on it."""
-    snap = contracts.snapshot(message, meta.tenant_id)
     tenant, conversation = snap.tenant_id, snap.conversation_id
-    owner = await uow.snapshots.owner(conversation)
-    if owner is not None and owner != tenant:
-        raise ConversationEventInvalid("conversation belongs to another tenant")
     await uow.lock_routing(tenant)
-    previous = await uow.snapshots.get(tenant, conversation)
+    state = await uow.conversation(conversation)   # read with the rest of the batch (RoutingUow.run_deferred)
+    previous = state.snapshot
+    if previous is not None and previous.tenant_id != tenant:
+        raise ConversationEventInvalid("conversation belongs to another tenant")
     if previous is not None and previous.updated_at and snap.updated_at and snap.updated_at < previous.updated_at:
         log.info("stale conversation event ignored", extra={"conversation_id": str(conversation),
                                                              "event_id": str(meta.id)})
         return
-    await uow.snapshots.put(snap)
+    uow.put_snapshot(snap)
     now = uow.clock.now()
-    chosen = await uow.assignments.active_agent(tenant, conversation)
+    active = state.active
+    chosen = active.agent_id if active is not None and active.tenant_id == tenant else None
 
     if snap.finished:
-        await uow.queue.remove(tenant, conversation)
+        uow.dequeue(tenant, conversation)
         if await _release(uow, tenant, conversation, now) is not None:
             await drain_queue(uow, tenant, now)
         return
 
     if snap.assignee_agent_id is not None:
-        await uow.queue.remove(tenant, conversation)
+        uow.dequeue(tenant, conversation)
         if chosen == snap.assignee_agent_id:
             return  # ticket applied routing's own decision: nothing to decide
         freed = await _release(uow, tenant, conversation, now) if chosen is not None else None
-        if await uow.agents.exists(tenant, snap.assignee_agent_id):
+        if await uow.agent_exists(tenant, snap.assignee_agent_id):
             # a human (re)assigned it: the conversation counts toward the new assignee's load
-            await uow.assignments.add(uuid7(), tenant, conversation, snap.assignee_agent_id, "manual", now)
-            await uow.agents.change_load(tenant, snap.assignee_agent_id, +1)
+            uow.add_assignment(uuid7(), tenant, conversation, snap.assignee_agent_id, "manual", now)
+            await uow.change_load(tenant, snap.assignee_agent_id, +1)
             uow.audit(tenant, action="assignment.recorded", resource_type="conversation", resource_id=conversation,
                       actor_type="system", actor_id="routing",
                       details={"agent_id": str(snap.assignee_agent_id), "reason": "manual",
@@ -230,9 +245,10 @@ async def on_conversation_event(message: conversations_v1.ConversationOpened | c
             return  # routing's decision is on its way to ticket
         await _release(uow, tenant, conversation, now)  # a human took the agent off: decide again below
 
-    if await uow.queue.contains(tenant, conversation):
+    queued = state.queued
+    if queued is not None and queued.tenant_id == tenant:
         if snap.language:
-            await uow.queue.set_language(tenant, conversation, snap.language)
+            uow.set_queue_language(tenant, conversation, snap.language)
         return
     if snap.routable:
         await decide(uow, snap, now)

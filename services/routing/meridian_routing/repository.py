@@ -1,14 +1,37 @@
-"""Every query of routing; every method takes ``tenant_id``."""
+"""Every query of routing; every method takes ``tenant_id`` (except ``ConversationRepository.states``,
+which reads by conversation id on purpose: it is how an id reused across tenants is refused).
+
+The statements of the event path are built once, at import, with bind parameters: building a
+statement costs more CPU than running it. Bulk statements take arrays (``unnest``), so one SQL text
+serves any batch size and asyncpg reuses its prepared statement.
+"""
 
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, delete, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Integer,
+    Text,
+    and_,
+    bindparam,
+    column,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meridian_routing.domain.model import Agent, ConversationSnapshot, Presence, QueueItem
@@ -29,11 +52,52 @@ def _after(created_col: Any, id_col: Any, after: tuple[datetime, UUID] | None) -
     return or_(created_col > created, and_(created_col == created, id_col > item))
 
 
-async def lock_tenant(conn: AsyncConnection, tenant_id: UUID) -> None:
-    """Serialise routing decisions of one tenant (transaction-scoped advisory lock): a conversation
-    queued in one transaction can never be missed by an agent coming online in another."""
-    key = zlib.crc32(b"routing:" + tenant_id.bytes) - 2**31
-    await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+_UUID = PG_UUID(as_uuid=True)
+_TS = DateTime(timezone=True)
+
+
+def _rows(name: str, *columns: tuple[str, Any]) -> Any:
+    """``unnest(:name_a, :name_b, …) AS name(a, b, …)``: one row per array index; bind the arrays
+    with ``_arrays(name, a=[…], b=[…])`` (the bind names must not be the target table's columns)."""
+    return func.unnest(*(bindparam(f"{name}_{c}", type_=ARRAY(t)) for c, t in columns)).table_valued(
+        *(column(c, t) for c, t in columns)).render_derived(name=name)
+
+
+def _arrays(name: str, **arrays: list[Any]) -> dict[str, list[Any]]:
+    return {f"{name}_{c}": values for c, values in arrays.items()}
+
+
+_lock_keys = _rows("lock_keys", ("k", BigInteger))
+_LOCK_TENANTS = select(func.pg_advisory_xact_lock(_lock_keys.c.k)).select_from(_lock_keys)
+
+
+def tenant_lock_key(tenant_id: UUID) -> int:
+    return zlib.crc32(b"routing:" + tenant_id.bytes) - 2**31
+
+
+async def lock_tenants(conn: AsyncConnection, tenant_ids: Sequence[UUID]) -> None:
+    """Serialise routing decisions of these tenants (transaction-scoped advisory locks): a
+    conversation queued in one transaction can never be missed by an agent coming online in
+    another. One statement; the locks are taken in key order, the same in every transaction."""
+    keys = sorted({tenant_lock_key(t) for t in tenant_ids})
+    if keys:
+        await conn.execute(_LOCK_TENANTS, _arrays("lock_keys", k=keys))
+
+
+# ---------------------------------------------------------------- agents
+
+_ONLINE_AGENTS = (select(agents).where(agents.c.tenant_id == bindparam("tenant_id"),
+                                       agents.c.status == Presence.ONLINE.value)
+                  .order_by(agents.c.id).with_for_update())
+_AGENT_EXISTS = select(agents.c.id).where(agents.c.tenant_id == bindparam("tenant_id"),
+                                          agents.c.id == bindparam("agent_id"))
+_CHANGE_LOAD = (update(agents).where(agents.c.tenant_id == bindparam("t_id"), agents.c.id == bindparam("a_id"))
+                .values(active_conversations=func.greatest(agents.c.active_conversations + bindparam("delta"), 0),
+                        last_assigned_at=func.coalesce(bindparam("assigned_at", type_=_TS),
+                                                       agents.c.last_assigned_at)))
+_loads = _rows("loads", ("tenant_id", _UUID), ("id", _UUID), ("active", Integer), ("assigned_at", _TS))
+_SET_LOADS = (update(agents).where(agents.c.tenant_id == _loads.c.tenant_id, agents.c.id == _loads.c.id)
+              .values(active_conversations=_loads.c.active, last_assigned_at=_loads.c.assigned_at))
 
 
 class AgentRepository:
@@ -63,12 +127,9 @@ class AgentRepository:
             .order_by(agents.c.created_at, agents.c.id).limit(limit))).all()
         return [_agent(r) for r in rows]
 
-    async def available(self, tenant_id: UUID) -> list[Agent]:
-        """Online agents with free capacity, locked (``FOR UPDATE``, in id order) for this transaction."""
-        rows = (await self.conn.execute(
-            select(agents).where(agents.c.tenant_id == tenant_id, agents.c.status == Presence.ONLINE.value,
-                                 agents.c.active_conversations < agents.c.capacity)
-            .order_by(agents.c.id).with_for_update())).all()
+    async def online(self, tenant_id: UUID) -> list[Agent]:
+        """Online agents (full ones too), locked (``FOR UPDATE``, in id order) for this transaction."""
+        rows = (await self.conn.execute(_ONLINE_AGENTS, {"tenant_id": tenant_id})).all()
         return [_agent(r) for r in rows]
 
     async def save(self, agent: Agent) -> None:
@@ -79,97 +140,149 @@ class AgentRepository:
 
     async def change_load(self, tenant_id: UUID, agent_id: UUID, delta: int, assigned_at: datetime | None = None
                           ) -> None:
-        values: dict[str, Any] = {"active_conversations": func.greatest(agents.c.active_conversations + delta, 0)}
-        if assigned_at is not None:
-            values["last_assigned_at"] = assigned_at
-        await self.conn.execute(update(agents).where(agents.c.tenant_id == tenant_id, agents.c.id == agent_id)
-                                .values(**values))
+        """Add ``delta`` to the agent's load (never below 0) in the database."""
+        await self.conn.execute(_CHANGE_LOAD, {"t_id": tenant_id, "a_id": agent_id, "delta": delta,
+                                               "assigned_at": assigned_at})
+
+    async def set_loads(self, loads: Sequence[Agent]) -> None:
+        """Write these agents' ``active_conversations`` and ``last_assigned_at`` (one statement)."""
+        if not loads:
+            return
+        await self.conn.execute(_SET_LOADS, _arrays("loads", tenant_id=[a.tenant_id for a in loads],
+                                                    id=[a.id for a in loads],
+                                                    active=[a.active_conversations for a in loads],
+                                                    assigned_at=[a.last_assigned_at for a in loads]))
 
     async def exists(self, tenant_id: UUID, agent_id: UUID) -> bool:
-        row = (await self.conn.execute(select(agents.c.id).where(agents.c.tenant_id == tenant_id,
-                                                                 agents.c.id == agent_id))).first()
+        row = (await self.conn.execute(_AGENT_EXISTS, {"tenant_id": tenant_id, "agent_id": agent_id})).first()
         return row is not None
 
 
-class SnapshotRepository:
+# ---------------------------------------------------------------- conversations (snapshot + assignment + queue)
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveAssignment:
+    id: UUID
+    tenant_id: UUID
+    agent_id: UUID
+
+
+@dataclass(slots=True)
+class ConversationState:
+    """What routing stores about one conversation id (under whichever tenant): its snapshot, its
+    active assignment and its queue entry."""
+
+    snapshot: ConversationSnapshot | None
+    active: ActiveAssignment | None
+    queued: QueueItem | None
+
+
+_s, _a, _q = conversation_snapshots, assignments, queue
+_want = _rows("want", ("cid", _UUID))
+_STATES = (select(_want.c.cid, _s.c.tenant_id, _s.c.inbox_id, _s.c.status, _s.c.language, _s.c.assignee_agent_id,
+                  _s.c.updated_at, _a.c.id.label("a_id"), _a.c.tenant_id.label("a_tenant_id"),
+                  _a.c.agent_id.label("a_agent_id"), _q.c.tenant_id.label("q_tenant_id"),
+                  _q.c.language.label("q_language"), _q.c.queued_at.label("q_queued_at"))
+           .select_from(_want.outerjoin(_s, _s.c.conversation_id == _want.c.cid)
+                        .outerjoin(_a, and_(_a.c.conversation_id == _want.c.cid, _a.c.active))
+                        .outerjoin(_q, _q.c.conversation_id == _want.c.cid)))
+
+_SNAP_COLUMNS = [("conversation_id", _UUID), ("tenant_id", _UUID), ("inbox_id", Text), ("status", Text),
+                 ("language", Text), ("assignee_agent_id", _UUID), ("updated_at", _TS)]
+_snaps = _rows("snaps", *_SNAP_COLUMNS)
+_put = insert(_s).from_select([c for c, _ in _SNAP_COLUMNS], select(*(_snaps.c[c] for c, _ in _SNAP_COLUMNS)))
+_PUT_SNAPSHOTS = _put.on_conflict_do_update(index_elements=[_s.c.conversation_id],
+                                            set_={c: _put.excluded[c] for c, _ in _SNAP_COLUMNS[1:]})
+
+_released = _rows("released", ("tenant_id", _UUID), ("cid", _UUID), ("released_at", _TS))
+_RELEASE = (update(_a).where(_a.c.tenant_id == _released.c.tenant_id, _a.c.conversation_id == _released.c.cid,
+                             _a.c.active)
+            .values(active=False, released_at=_released.c.released_at))
+
+_ASSIGNMENT_COLUMNS = [("id", _UUID), ("tenant_id", _UUID), ("conversation_id", _UUID), ("agent_id", _UUID),
+                       ("active", Boolean), ("reason", Text), ("assigned_at", _TS), ("released_at", _TS)]
+_new_assignments = _rows("new_assignments", *_ASSIGNMENT_COLUMNS)
+_ADD_ASSIGNMENTS = insert(_a).from_select([c for c, _ in _ASSIGNMENT_COLUMNS],
+                                          select(*(_new_assignments.c[c] for c, _ in _ASSIGNMENT_COLUMNS)))
+
+_dequeued = _rows("dequeued", ("tenant_id", _UUID), ("cid", _UUID))
+_DEQUEUE = delete(_q).where(_q.c.tenant_id == _dequeued.c.tenant_id, _q.c.conversation_id == _dequeued.c.cid)
+_QUEUE_COLUMNS = [("conversation_id", _UUID), ("tenant_id", _UUID), ("language", Text), ("queued_at", _TS)]
+_enqueued = _rows("enqueued", *_QUEUE_COLUMNS)
+_ENQUEUE = (insert(_q).from_select([c for c, _ in _QUEUE_COLUMNS], select(*(_enqueued.c[c] for c, _ in _QUEUE_COLUMNS)))
+            .on_conflict_do_nothing(index_elements=[_q.c.conversation_id]))
+_WAITING = (select(_q).where(_q.c.tenant_id == bindparam("tenant_id"))
+            .order_by(_q.c.queued_at, _q.c.conversation_id).limit(bindparam("limit")))
+
+
+def _columns(rows: Sequence[dict[str, Any]], names: Sequence[tuple[str, Any]]) -> dict[str, list[Any]]:
+    return {name: [r[name] for r in rows] for name, _ in names}
+
+
+class ConversationRepository:
+    """Snapshots, assignments and the queue, read per conversation and written in bulk."""
+
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
-    async def get(self, tenant_id: UUID, conversation_id: UUID) -> ConversationSnapshot | None:
-        row = (await self.conn.execute(select(conversation_snapshots).where(
-            conversation_snapshots.c.tenant_id == tenant_id,
-            conversation_snapshots.c.conversation_id == conversation_id))).first()
-        if row is None:
-            return None
-        return ConversationSnapshot(tenant_id=row.tenant_id, conversation_id=row.conversation_id,
-                                    inbox_id=row.inbox_id, status=row.status, language=row.language,
-                                    assignee_agent_id=row.assignee_agent_id, updated_at=row.updated_at)
+    async def states(self, conversation_ids: Sequence[UUID]) -> dict[UUID, ConversationState]:
+        """The stored state of each conversation id, whatever tenant it belongs to (callers compare
+        the tenant: a snapshot of another tenant means the id was reused across tenants)."""
+        rows = (await self.conn.execute(_STATES, _arrays("want", cid=list(conversation_ids)))).all()
+        out: dict[UUID, ConversationState] = {}
+        for r in rows:
+            snap = None if r.tenant_id is None else ConversationSnapshot(
+                tenant_id=r.tenant_id, conversation_id=r.cid, inbox_id=r.inbox_id, status=r.status,
+                language=r.language, assignee_agent_id=r.assignee_agent_id, updated_at=r.updated_at)
+            active = None if r.a_id is None else ActiveAssignment(id=r.a_id, tenant_id=r.a_tenant_id,
+                                                                  agent_id=r.a_agent_id)
+            queued = None if r.q_tenant_id is None else QueueItem(tenant_id=r.q_tenant_id, conversation_id=r.cid,
+                                                                  language=r.q_language, queued_at=r.q_queued_at)
+            out[r.cid] = ConversationState(snapshot=snap, active=active, queued=queued)
+        return out
 
-    async def owner(self, conversation_id: UUID) -> UUID | None:
-        """The tenant a conversation id belongs to (to refuse an id reused across tenants)."""
-        return (await self.conn.execute(select(conversation_snapshots.c.tenant_id).where(
-            conversation_snapshots.c.conversation_id == conversation_id))).scalar_one_or_none()
+    async def put_snapshots(self, snaps: Sequence[ConversationSnapshot]) -> None:
+        """Upsert snapshots (at most one per conversation id)."""
+        if snaps:
+            await self.conn.execute(_PUT_SNAPSHOTS, _arrays(
+                "snaps", conversation_id=[s.conversation_id for s in snaps], tenant_id=[s.tenant_id for s in snaps],
+                inbox_id=[s.inbox_id for s in snaps], status=[s.status for s in snaps],
+                language=[s.language for s in snaps], assignee_agent_id=[s.assignee_agent_id for s in snaps],
+                updated_at=[s.updated_at for s in snaps]))
 
-    async def put(self, snap: ConversationSnapshot) -> None:
-        values = {"tenant_id": snap.tenant_id, "inbox_id": snap.inbox_id, "status": snap.status,
-                  "language": snap.language, "assignee_agent_id": snap.assignee_agent_id,
-                  "updated_at": snap.updated_at}
-        await self.conn.execute(insert(conversation_snapshots).values(conversation_id=snap.conversation_id, **values)
-                                .on_conflict_do_update(index_elements=[conversation_snapshots.c.conversation_id],
-                                                       set_=values))
+    async def release(self, released: Sequence[tuple[UUID, UUID, datetime]]) -> None:
+        """End the active assignment of each ``(tenant_id, conversation_id, released_at)``."""
+        if released:
+            await self.conn.execute(_RELEASE, _arrays("released", tenant_id=[t for t, _, _ in released],
+                                                      cid=[c for _, c, _ in released],
+                                                      released_at=[at for _, _, at in released]))
 
+    async def add_assignments(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert assignment rows (dicts of every column)."""
+        if rows:
+            await self.conn.execute(_ADD_ASSIGNMENTS, _arrays("new_assignments", **_columns(rows, _ASSIGNMENT_COLUMNS)))
 
-class AssignmentRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
-        self.conn = conn
+    async def dequeue(self, removed: Sequence[tuple[UUID, UUID]]) -> None:
+        """Delete the queue entries of ``(tenant_id, conversation_id)``."""
+        if removed:
+            await self.conn.execute(_DEQUEUE, _arrays("dequeued", tenant_id=[t for t, _ in removed],
+                                                      cid=[c for _, c in removed]))
 
-    async def active_agent(self, tenant_id: UUID, conversation_id: UUID) -> UUID | None:
-        return (await self.conn.execute(select(assignments.c.agent_id).where(
-            assignments.c.tenant_id == tenant_id, assignments.c.conversation_id == conversation_id,
-            assignments.c.active))).scalar_one_or_none()
-
-    async def add(self, id: UUID, tenant_id: UUID, conversation_id: UUID, agent_id: UUID, reason: str,
-                  now: datetime) -> None:
-        await self.conn.execute(insert(assignments).values(
-            id=id, tenant_id=tenant_id, conversation_id=conversation_id, agent_id=agent_id, active=True,
-            reason=reason, assigned_at=now))
-
-    async def release(self, tenant_id: UUID, conversation_id: UUID, now: datetime) -> UUID | None:
-        """End the conversation's active assignment; returns its agent (None if there was none)."""
-        return (await self.conn.execute(
-            update(assignments).where(assignments.c.tenant_id == tenant_id,
-                                      assignments.c.conversation_id == conversation_id, assignments.c.active)
-            .values(active=False, released_at=now).returning(assignments.c.agent_id))).scalar_one_or_none()
+    async def enqueue(self, items: Sequence[QueueItem]) -> None:
+        if items:
+            await self.conn.execute(_ENQUEUE, _arrays(
+                "enqueued", conversation_id=[i.conversation_id for i in items], tenant_id=[i.tenant_id for i in items],
+                language=[i.language for i in items], queued_at=[i.queued_at for i in items]))
 
 
 class QueueRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
-    async def add(self, item: QueueItem) -> None:
-        await self.conn.execute(insert(queue).values(
-            conversation_id=item.conversation_id, tenant_id=item.tenant_id, language=item.language,
-            queued_at=item.queued_at).on_conflict_do_nothing(index_elements=[queue.c.conversation_id]))
-
-    async def contains(self, tenant_id: UUID, conversation_id: UUID) -> bool:
-        row = (await self.conn.execute(select(queue.c.conversation_id).where(
-            queue.c.tenant_id == tenant_id, queue.c.conversation_id == conversation_id))).first()
-        return row is not None
-
-    async def set_language(self, tenant_id: UUID, conversation_id: UUID, language: str) -> None:
-        await self.conn.execute(update(queue).where(queue.c.tenant_id == tenant_id,
-                                                    queue.c.conversation_id == conversation_id)
-                                .values(language=language))
-
-    async def remove(self, tenant_id: UUID, conversation_id: UUID) -> bool:
-        result = await self.conn.execute(delete(queue).where(queue.c.tenant_id == tenant_id,
-                                                             queue.c.conversation_id == conversation_id))
-        return result.rowcount == 1
-
     async def waiting(self, tenant_id: UUID, limit: int) -> list[QueueItem]:
         """The oldest ``limit`` queued conversations (FIFO)."""
-        rows = (await self.conn.execute(select(queue).where(queue.c.tenant_id == tenant_id)
-                                        .order_by(queue.c.queued_at, queue.c.conversation_id).limit(limit))).all()
+        rows = (await self.conn.execute(_WAITING, {"tenant_id": tenant_id, "limit": limit})).all()
         return [QueueItem(tenant_id=r.tenant_id, conversation_id=r.conversation_id, language=r.language,
                           queued_at=r.queued_at) for r in rows]
 

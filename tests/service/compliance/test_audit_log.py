@@ -232,3 +232,32 @@ async def test_tenant_isolation(compliance) -> None:  # noqa: ANN001
     assert (await listing(compliance, other, resource_id="secret-ticket"))["items"] == []
     assert (await verify(compliance, other))["checked"] == 0
     assert len((await listing(compliance, mine))["items"]) == 1
+
+
+async def test_one_batch_chains_tenants_in_event_order_and_skips_stored_ids(compliance) -> None:  # noqa: ANN001
+    await compliance.reset()
+    a, b = uuid.uuid4(), uuid.uuid4()
+    stored = audit(resource_id="before")
+    stored_meta = await publish(compliance, stored, a)
+    await compliance.drained()
+
+    records, expected = [], {a: [str(stored_meta.id)], b: []}
+    for i in range(40):
+        tenant = a if i % 3 else b
+        msg = audit(resource_id=f"t-{i}", at=T0 + timedelta(seconds=i), i=str(i))
+        meta = new_meta(msg, tenant_id=str(tenant), source="ticket", key=f"t-{i}")
+        records.append(to_record("ticket.audit.v1", msg, meta))
+        expected[tenant].append(str(meta.id))
+    records.insert(5, records[2])                                             # redelivered within the batch
+    records.append(to_record("ticket.audit.v1", stored, stored_meta))        # stored before (marker and row)
+    [consumer] = compliance.parts.consumers
+    await consumer.handle_batch(records)   # one batch, one transaction
+
+    for tenant in (a, b):
+        chain = list(reversed((await listing(compliance, tenant, limit=200))["items"]))
+        assert [i["id"] for i in chain] == expected[tenant]    # once each, in the batch's order
+        assert chain[0]["prev_hash"] == GENESIS.hex()
+        for prev, cur in zip(chain, chain[1:], strict=False):
+            assert cur["prev_hash"] == prev["hash"]
+        assert await verify(compliance, tenant) == {"valid": True, "checked": len(expected[tenant]),
+                                                    "first_broken_seq": None}

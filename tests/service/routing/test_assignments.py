@@ -195,3 +195,45 @@ async def test_conversation_from_a_reused_id_in_another_tenant_is_dead_lettered(
     await routing.drained()
     assert decisions(routing, cid) == []
     assert len(routing.bus.records("routing.conversations.dlq")) == 1
+
+
+async def test_one_batch_assigns_releases_drains_and_queues_in_order(routing):
+    await routing.reset()
+    tenant = uuid.uuid4()
+    agent = await make_agent(routing, tenant, languages=["en"], capacity=1)
+    first, second, third = (str(uuid.uuid4()) for _ in range(3))
+
+    def record(message):
+        return to_record("ticket.conversations.v1", message,
+                         new_meta(message, tenant_id=str(tenant), source="ticket", key=message.conversation_id))
+
+    def opened(cid):
+        return conversations_v1.ConversationOpened(conversation_id=cid, inbox_id=str(uuid.uuid4()), status="open",
+                                                   language="en")
+
+    batch = [
+        record(opened(first)),                                                   # → the agent (now full)
+        record(opened(second)),                                                  # → queue
+        record(conversation_updated(first, status="resolved", language="en", assignee=agent["id"],
+                                    changed=["status"])),                        # frees the agent: second
+        record(opened(third)),                                                   # → queue
+        record(conversation_updated(third, language="en-GB", changed=["language"])),  # still waiting
+    ]
+    [consumer] = routing.parts.consumers
+    await consumer.handle_batch(batch)   # one batch, one transaction
+    await routing.drained()
+    assert [(d.target, d.agent_id, d.reason) for d in decisions(routing, first)] == [(AGENT, agent["id"],
+                                                                                     "language:en")]
+    assert [(d.target, d.agent_id, d.reason) for d in decisions(routing, second)] == [
+        (QUEUE, "", "no_available_agent:en"), (AGENT, agent["id"], "queue:en")]
+    assert [d.target for d in decisions(routing, third)] == [QUEUE]
+    r = await routing.client.get("/api/v1/queue", headers=routing.headers(tenant))
+    assert [(i["conversation_id"], i["language"]) for i in r.json()["items"]] == [(third, "en-gb")]
+    assert (await get_agent(routing, tenant, agent["id"]))["active_conversations"] == 1
+    # the agent's next free slot goes to the oldest waiting conversation
+    await update_conversation(routing, tenant, second, status="closed", language="en", assignee=agent["id"],
+                              changed=["status"])
+    await routing.drained()
+    assert [d.target for d in decisions(routing, third)] == [QUEUE, AGENT]
+    assert await queue_ids(routing, tenant) == []
+    assert (await get_agent(routing, tenant, agent["id"]))["active_conversations"] == 1

@@ -13,6 +13,7 @@ from meridian_compliance.domain.chain import (
     AuditRecord,
     ChainLink,
     canonical_json,
+    extend_chains,
     link_hash,
     verify_chain,
 )
@@ -103,3 +104,26 @@ def test_removed_or_reordered_links_are_detected() -> None:
     assert verify_chain(links[:1] + links[2:]).first_broken_seq == 30
     assert verify_chain([links[1], links[0], *links[2:]]).first_broken_seq == 20
     assert verify_chain(links[1:]).first_broken_seq == 20   # the first link must start at GENESIS
+
+
+def test_extend_chains_continues_each_tenant_in_order() -> None:
+    other = uuid.UUID("00000000-0000-0000-0000-0000000000bb")
+    head = b"\x07" * 32
+    records = [record(0), record(1, tenant_id=other), record(2), record(3, tenant_id=other), record(4)]
+    links = extend_chains({TENANT: head}, records)
+    assert [r for r, _, _ in links] == records
+    # the same as appending one at a time: TENANT continues from its head, the new tenant from GENESIS
+    expected, tips = [], {TENANT: head, other: GENESIS}
+    for r in records:
+        prev = tips[r.tenant_id]
+        tips[r.tenant_id] = link_hash(prev, r)
+        expected.append((r, prev, tips[r.tenant_id]))
+    assert links == expected
+    assert links[1][1] == GENESIS and links[0][1] == head
+    mine = [ChainLink(seq=i, record=r, prev_hash=p, hash=h) for i, (r, p, h) in enumerate(links, 1)
+            if r.tenant_id == other]
+    assert verify_chain(mine).valid
+
+
+def test_extend_chains_of_nothing() -> None:
+    assert extend_chains({TENANT: b"\x01" * 32}, []) == []

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID
@@ -62,6 +62,22 @@ def canonical_json(record: AuditRecord) -> bytes:
 
 def link_hash(prev_hash: bytes, record: AuditRecord) -> bytes:
     return hashlib.sha256(prev_hash + canonical_json(record)).digest()
+
+
+def extend_chains(heads: Mapping[UUID, bytes], records: Iterable[AuditRecord]
+                  ) -> list[tuple[AuditRecord, bytes, bytes]]:
+    """Link ``records`` (in the given order) onto their tenants' chains, whose current last hashes
+    are ``heads`` (a tenant without one starts at ``GENESIS``). Returns ``(record, prev_hash, hash)``
+    in the same order: stored in that order, they continue each tenant's chain exactly as appending
+    them one at a time would."""
+    tips: dict[UUID, bytes] = dict(heads)
+    links: list[tuple[AuditRecord, bytes, bytes]] = []
+    for record in records:
+        prev = tips.get(record.tenant_id, GENESIS)
+        hash_ = link_hash(prev, record)
+        links.append((record, prev, hash_))
+        tips[record.tenant_id] = hash_
+    return links
 
 
 @dataclass(frozen=True, slots=True)
