@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
@@ -9,7 +10,9 @@ from typing import Any, Self
 from uuid import UUID
 
 from google.protobuf.message import Message
-from sqlalchemy import Table
+from sqlalchemy import Table, Text, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -88,15 +91,14 @@ class SqlUnitOfWork:
         self.emit(record, key=str(resource_id), tenant_id=tenant_id, topic=audit_topic(self.source))
 
     async def claim_many(self, group: str, event_ids: list[UUID]) -> set[UUID]:
-        """Mark a batch of events processed in one statement; returns the ids not seen before."""
+        """Mark a batch of events processed in one statement; returns the ids not seen before.
+
+        One SQL text whatever the batch size (the ids travel as an array), so it is compiled and
+        prepared once per connection instead of once per batch size."""
         if not event_ids:
             return set()
-        result = await self.conn.execute(
-            insert(self._processed)
-            .values([{"group": group, "event_id": event_id} for event_id in dict.fromkeys(event_ids)])
-            .on_conflict_do_nothing()
-            .returning(self._processed.c.event_id)
-        )
+        result = await self.conn.execute(_claim_many_statement(self._processed),
+                                         {"group": group, "ids": list(dict.fromkeys(event_ids))})
         return set(result.scalars())
 
     async def claim(self, group: str, event_id: UUID) -> bool:
@@ -133,6 +135,17 @@ class SqlUnitOfWork:
 
     async def savepoint(self):  # noqa: ANN201 - returns SQLAlchemy's nested transaction
         return await self.conn.begin_nested()
+
+
+@functools.cache
+def _claim_many_statement(processed: Table):  # noqa: ANN202 - a SQLAlchemy Insert
+    ids = func.unnest(bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))))
+    return (
+        insert(processed)
+        .from_select(["group", "event_id"], select(bindparam("group", type_=Text), ids))
+        .on_conflict_do_nothing()
+        .returning(processed.c.event_id)
+    )
 
 
 def _fields(meta: EventMeta) -> dict[str, Any]:
