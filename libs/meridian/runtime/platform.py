@@ -11,7 +11,8 @@ import logging
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 
-from meridian.runtime.asgi import AsgiClient
+import httpx
+
 from meridian.runtime.parts import Infra, ServiceParts
 from meridian.settings import SERVICE_NAMES
 
@@ -40,9 +41,11 @@ class LocalServices:
         self.parts: dict[str, ServiceParts] = {name: builders[name](infra) for name in names}
         self._tasks: list[asyncio.Task] = []
 
-    def in_process_clients(self) -> dict[str, AsgiClient]:
-        """A direct ASGI client of each service built here (the httpx.AsyncClient subset the gateway uses)."""
-        return {name: AsgiClient(p.app, base_url=f"http://{name}", timeout=30) for name, p in self.parts.items()}
+    def in_process_clients(self) -> dict[str, httpx.AsyncClient]:
+        return {
+            name: httpx.AsyncClient(transport=httpx.ASGITransport(app=p.app), base_url=f"http://{name}", timeout=30)
+            for name, p in self.parts.items()
+        }
 
     async def start(self) -> None:
         for name, parts in self.parts.items():

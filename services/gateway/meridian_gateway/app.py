@@ -8,14 +8,13 @@ import logging
 import secrets
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from meridian.http.health import health_router
 from meridian.http.problems import problem
 from meridian.runtime.parts import Infra, ServiceParts
 from meridian.service import ServiceKit
-from starlette.types import Receive, Scope, Send
 
 from meridian_gateway.api import api_keys, proxy, tenants, ws
 from meridian_gateway.api.deps import GatewayState
@@ -37,21 +36,6 @@ log = logging.getLogger("meridian.gateway")
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 PRUNE_INTERVAL = 3600.0
 _REPLACED_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/healthz", "/readyz"}
-_WEBHOOK_METHODS = frozenset(proxy.WEBHOOK_METHODS)
-
-
-class GatewayApp(FastAPI):
-    """The gateway's FastAPI app, except that channel webhooks (``/webhooks/{channel}/{inbox_id}``, the
-    platform's hot path) go straight to ``proxy.webhook_endpoint``, past the middleware stack, the router
-    and FastAPI's per-request telemetry; any other request is FastAPI's."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] == "http" and scope["method"] in _WEBHOOK_METHODS and not scope.get("root_path")
-                and proxy.WEBHOOK_PATH_RE.match(scope["path"])):
-            scope["app"] = self
-            await proxy.webhook_endpoint(self.state.gateway, scope, receive, send)
-            return
-        await super().__call__(scope, receive, send)
 
 
 def build(infra: Infra, settings: GatewaySettings | None = None) -> ServiceParts:
@@ -85,7 +69,6 @@ def build(infra: Infra, settings: GatewaySettings | None = None) -> ServiceParts
 
     app = kit.app(title="API", description="The public API of Meridian: REST under /api/v1 (bearer API key), "
                                            "channel webhooks under /webhooks, WebSocket pushes at /api/v1/ws.")
-    app.__class__ = GatewayApp  # the kit's app, with the webhook fast path
     app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in _REPLACED_ROUTES]
     app.state.gateway = state
     app.state.operator_token = operator_token
@@ -116,7 +99,8 @@ def build(infra: Infra, settings: GatewaySettings | None = None) -> ServiceParts
     app.add_route("/api/v1/{resource}", proxy.forward_api, methods=proxy.API_METHODS, include_in_schema=False)
     app.add_route("/api/v1/{resource}/{rest:path}", proxy.forward_api, methods=proxy.API_METHODS,
                   include_in_schema=False)
-    app.add_route(proxy.WEBHOOK_PATH, proxy.forward_webhook, methods=proxy.WEBHOOK_METHODS, include_in_schema=False)
+    app.add_route("/webhooks/{channel}/{inbox_id}", proxy.forward_webhook, methods=proxy.WEBHOOK_METHODS,
+                  include_in_schema=False)
 
     async def prune_idempotency_keys() -> None:
         while True:

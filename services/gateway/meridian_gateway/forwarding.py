@@ -2,24 +2,18 @@
 
 Lean on purpose (the webhook path carries the platform's throughput): the shared client of the owner
 (read from ``infra.service_clients`` at request time), the body bytes as received, no JSON parsing.
-A client is an ``httpx.AsyncClient`` (distributed mode) or the runtime's in-process ``AsgiClient``
-(embedded mode): anything with ``request(method, url, content=, headers=)`` answering ``status_code``,
-``headers`` and ``content``.
 """
 
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Mapping
-from typing import Any, Protocol
 
 import httpx
 from meridian.http.tenancy import ACTOR_HEADER, INTERNAL_TOKEN_HEADER, TENANT_HEADER
 from meridian.telemetry import current_traceparent
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope
 
 from meridian_gateway.domain.errors import BodyTooLarge, OwnerUnavailable
 from meridian_gateway.domain.model import Principal
@@ -85,68 +79,28 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def receive_limited(receive: Receive, declared: bytes | None, limit: int) -> bytes:
-    """``read_limited`` on the raw ASGI channel (``declared``: the Content-Length header, if any)."""
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"body is larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"body is larger than {limit} bytes")
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-
-def new_traceparent() -> str:
-    """A new root W3C trace context (sampled), for a request that brought none and has no span."""
-    return f"00-{random.getrandbits(128) or 1:032x}-{random.getrandbits(64) or 1:016x}-01"
-
-
-def target_of(scope: Scope) -> str:
-    """Path and query of an ASGI request exactly as received (percent-encoding kept)."""
-    raw = scope.get("raw_path")
-    path = raw.split(b"?", 1)[0].decode("latin-1") if raw else scope.get("root_path", "") + scope["path"]
-    query = scope.get("query_string", b"")
-    return f"{path}?{query.decode('latin-1')}" if query else path
-
-
-class ServiceClient(Protocol):
-    async def request(self, method: str, url: str, *, content: bytes | None = ...,
-                      headers: RawHeaders | None = ...) -> Any: ...
-
-
 class Forwarder:
-    def __init__(self, clients: Mapping[str, ServiceClient], internal_token: str | None) -> None:
+    def __init__(self, clients: Mapping[str, httpx.AsyncClient], internal_token: str | None) -> None:
         self._clients = clients  # the runtime's dict: filled after build, read per request
         self.internal_token = internal_token
 
-    def client(self, service: str) -> ServiceClient:
+    def client(self, service: str) -> httpx.AsyncClient:
         client = self._clients.get(service)
         if client is None:
             raise OwnerUnavailable(f"service {service} is not reachable from this gateway")
         return client
 
-    async def _call(self, service: str, method: str, target: str, headers: RawHeaders, body: bytes) -> Any:
+    async def send(self, service: str, method: str, target: str, headers: RawHeaders,
+                   body: bytes) -> Response:
         client = self.client(service)
         try:
-            return await client.request(method, target, content=body or None, headers=headers)
+            upstream = await client.request(method, target, content=body or None, headers=headers)
         except httpx.TransportError as exc:
             log.warning("owner unreachable", extra={"service": service, "error": type(exc).__name__})
             raise OwnerUnavailable(f"service {service} is unavailable") from exc
         except Exception as exc:  # an in-process (ASGI) owner that crashed
             log.exception("owner failed", extra={"service": service})
             raise OwnerUnavailable(f"service {service} failed") from exc
-
-    async def send(self, service: str, method: str, target: str, headers: RawHeaders,
-                   body: bytes) -> Response:
-        upstream = await self._call(service, method, target, headers, body)
         out = {k: v for k in PASSED_BACK if (v := upstream.headers.get(k)) is not None}
         response = Response(content=upstream.content, status_code=upstream.status_code, headers=out)
         content_type = upstream.headers.get("content-type")
@@ -154,24 +108,13 @@ class Forwarder:
             response.headers["content-type"] = content_type
         return response
 
-    async def exchange(self, service: str, method: str, target: str, headers: RawHeaders,
-                       body: bytes) -> tuple[int, RawHeaders, bytes]:
-        """``send`` as raw ASGI parts: status, response headers (the same ones ``send``'s Response
-        carries, in the same order) and body."""
-        upstream = await self._call(service, method, target, headers, body)
-        status, content, get = upstream.status_code, upstream.content, upstream.headers.get
-        raw = [(k.encode("latin-1"), v.encode("latin-1")) for k in PASSED_BACK if (v := get(k)) is not None]
-        if not (status < 200 or status in (204, 304)):
-            raw.append((b"content-length", str(len(content)).encode("latin-1")))
-        content_type = get("content-type")
-        if content_type is not None:
-            raw.append((b"content-type", content_type.encode("latin-1")))
-        return status, raw, content
-
     @staticmethod
     def target(request: Request) -> str:
         """Path and query exactly as received (percent-encoding kept)."""
-        return target_of(request.scope)
+        raw = request.scope.get("raw_path")
+        path = raw.split(b"?", 1)[0].decode("latin-1") if raw else request.url.path
+        query = request.scope.get("query_string", b"")
+        return f"{path}?{query.decode('latin-1')}" if query else path
 
     @staticmethod
     def traceparent() -> str:

@@ -6,10 +6,8 @@ import functools
 from pathlib import Path
 from uuid import UUID
 
-from fastapi import FastAPI
 from meridian.runtime.parts import Infra, ServiceParts
 from meridian.service import ServiceKit
-from starlette.types import Receive, Scope, Send
 
 from meridian_ingest.api import deliveries, inboxes, webhooks
 from meridian_ingest.api.deps import IngestState
@@ -24,22 +22,6 @@ from meridian_ingest.tables import outbox, processed_events
 from meridian_ingest.uow import IngestUow
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-
-
-class IngestApp(FastAPI):
-    """Ingest's FastAPI app, except that ``POST /webhooks/{channel}/{inbox_id}`` (the platform's hot
-    path) goes straight to ``webhooks.webhook_endpoint``, past the middleware stack, the router and
-    FastAPI's per-request telemetry; any other request is FastAPI's."""
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "POST" and not scope.get("root_path"):
-            match = webhooks.PATH.match(scope["path"])
-            if match is not None:
-                scope["app"] = self
-                await webhooks.webhook_endpoint(self.state.ingest, scope, receive, send, match["channel"],
-                                                match["inbox_id"])
-                return
-        await super().__call__(scope, receive, send)
 
 
 def build(infra: Infra, settings: IngestSettings | None = None) -> ServiceParts:
@@ -69,7 +51,6 @@ def build(infra: Infra, settings: IngestSettings | None = None) -> ServiceParts:
     worker_ref.append(worker)
 
     app = kit.app(title="Ingest", description="Inboxes, channel webhooks and outbound delivery.")
-    app.__class__ = IngestApp  # the kit's app, with the webhook fast path
     app.state.ingest = IngestState(settings=settings, inboxes=cache, batcher=batcher, worker=worker)
     app.include_router(inboxes.router, prefix="/api/v1")
     app.include_router(deliveries.router, prefix="/api/v1")

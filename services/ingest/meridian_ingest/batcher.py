@@ -7,23 +7,15 @@ row only for the keys that were new. Each waiter then learns "accepted" or "dupl
 arriving during a commit form the next batch, so a lone request costs one commit and a crowd shares
 them. If a batch fails it is retried one acceptance at a time (one poison row cannot fail its
 neighbours); an acceptance that still fails gets ``IngestUnavailable`` (503): never a silent loss.
-
-Each acceptance carries its request's ``traceparent``: its event is emitted in that trace context (the
-flusher task runs outside the requests, so the current context would be some other request's).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from meridian_ingest import contracts
 from meridian_ingest.domain.errors import IngestUnavailable
@@ -32,15 +24,12 @@ from meridian_ingest.uow import IngestUow
 
 log = logging.getLogger("meridian.ingest.batcher")
 
-_propagator = TraceContextTextMapPropagator()
-
 
 @dataclass(slots=True)
 class Acceptance:
     inbox: InboxCredentials
     message: InboundMessage
     future: asyncio.Future[bool] = field(default=None)  # type: ignore[assignment]
-    traceparent: str = ""  # W3C trace context of the request ("": emit in the current context)
 
 
 class WebhookBatcher:
@@ -50,9 +39,9 @@ class WebhookBatcher:
         self._queue: list[Acceptance] = []
         self._flusher: asyncio.Task[None] | None = None
 
-    async def submit(self, inbox: InboxCredentials, message: InboundMessage, *, traceparent: str = "") -> bool:
+    async def submit(self, inbox: InboxCredentials, message: InboundMessage) -> bool:
         """True when accepted (newly stored), False for a duplicate; raises IngestUnavailable."""
-        item = Acceptance(inbox, message, asyncio.get_running_loop().create_future(), traceparent)
+        item = Acceptance(inbox, message, asyncio.get_running_loop().create_future())
         self._queue.append(item)
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.create_task(self._flush_all())
@@ -122,28 +111,10 @@ async def accept_messages(uow: IngestUow, batch: list[Acceptance]) -> list[bool]
         is_new = key in inserted
         if is_new:
             inserted.discard(key)
-            event = contracts.message_received(item.inbox, item.message, now)
-            event_key = contracts.message_key(item.inbox.id, item.message.thread_id)
-            if item.traceparent:
-                token = otel_context.attach(_trace_context(item.traceparent))
-                try:
-                    uow.emit(event, key=event_key, tenant_id=item.inbox.tenant_id)
-                finally:
-                    otel_context.detach(token)
-            else:
-                uow.emit(event, key=event_key, tenant_id=item.inbox.tenant_id)
+            uow.emit(contracts.message_received(item.inbox, item.message, now),
+                     key=contracts.message_key(item.inbox.id, item.message.thread_id), tenant_id=item.inbox.tenant_id)
         results.append(is_new)
     return results
-
-
-def _trace_context(traceparent: str) -> otel_context.Context:
-    """The context a ``traceparent`` names; a new root one when it is malformed."""
-    ctx = _propagator.extract({"traceparent": traceparent})
-    if not trace.get_current_span(ctx).get_span_context().is_valid:
-        ctx = trace.set_span_in_context(trace.NonRecordingSpan(trace.SpanContext(
-            trace_id=random.getrandbits(128) or 1, span_id=random.getrandbits(64) or 1, is_remote=True,
-            trace_flags=trace.TraceFlags(trace.TraceFlags.SAMPLED))))
-    return ctx
 
 
 def _resolve(item: Acceptance, result: bool) -> None:

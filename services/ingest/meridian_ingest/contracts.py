@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from uuid import UUID
-
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from meridian.contracts.ingest import deliveries_v1_pb2 as deliveries_v1
 from meridian.contracts.ingest import messages_v1_pb2 as messages_v1
@@ -19,23 +17,6 @@ _STATUS = {
 }
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MIN_SECONDS, _MAX_SECONDS = -62_135_596_800, 253_402_300_799  # 0001-01-01 .. 9999-12-31T23:59:59 (UTC)
-
-
-def _set_time(ts: Timestamp, dt: datetime) -> None:
-    """``ts.FromDatetime(dt)`` without its struct_time round trip for UTC datetimes (the webhook path
-    sets two per message); any other datetime goes through ``FromDatetime`` itself."""
-    if dt.tzinfo is UTC:
-        delta = dt - _EPOCH
-        seconds = delta.days * 86_400 + delta.seconds
-        if _MIN_SECONDS <= seconds <= _MAX_SECONDS:
-            ts.seconds = seconds
-            ts.nanos = dt.microsecond * 1000
-            return
-    ts.FromDatetime(dt)
-
-
 def message_key(inbox_id: UUID | str, thread_id: str) -> str:
     return f"{inbox_id}:{thread_id}"
 
@@ -46,8 +27,8 @@ def message_received(inbox: InboxCredentials, message: InboundMessage,
     event = messages_v1.MessageReceived(
         inbox_id=str(inbox.id), channel=inbox.channel, external_id=message.external_id, thread_id=message.thread_id,
         sender=messages_v1.Sender(id=s.id, name=s.name, email=s.email, phone=s.phone), text=message.text)
-    _set_time(event.sent_at, message.sent_at or received_at)
-    _set_time(event.received_at, received_at)
+    event.sent_at.FromDatetime(message.sent_at or received_at)
+    event.received_at.FromDatetime(received_at)
     return event
 
 

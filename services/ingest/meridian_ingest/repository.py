@@ -8,9 +8,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, Text, and_, bindparam, delete, func, or_, select, update
-from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.dialects.postgresql import UUID as PgUUID
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meridian_ingest.domain.delivery import NextStep
@@ -69,34 +68,19 @@ class InboxRepository:
         return (_inbox(row), row.secret_encrypted) if row else None
 
 
-def _add_new_statement() -> Any:
-    """``INSERT … SELECT * FROM unnest(<one array per column>) ON CONFLICT DO NOTHING RETURNING`` the keys:
-    one statement (built and compiled once, one prepared statement) whatever the batch size."""
-    columns = ("inbox_id", "external_id", "tenant_id", "received_at")
-    types = (ARRAY(PgUUID(as_uuid=True)), ARRAY(Text), ARRAY(PgUUID(as_uuid=True)), ARRAY(DateTime(timezone=True)))
-    given = func.unnest(*(bindparam(c, type_=t) for c, t in zip(columns, types, strict=True))) \
-        .table_valued(*columns).render_derived()
-    return (insert(inbound_messages).from_select(list(columns), select(*(given.c[c] for c in columns)))
-            .on_conflict_do_nothing()
-            .returning(inbound_messages.c.inbox_id, inbound_messages.c.external_id))
-
-
-_ADD_NEW = _add_new_statement()
-
-
 class InboundRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
     async def add_new(self, rows: Sequence[dict[str, Any]]) -> set[tuple[UUID, str]]:
-        """Insert dedupe rows ``{inbox_id, external_id, tenant_id, received_at}`` (distinct keys) in one
-        statement; returns the keys that were new."""
+        """Insert dedupe rows ``{inbox_id, external_id, tenant_id, received_at}`` (distinct keys);
+        returns the keys that were new."""
         if not rows:
             return set()
-        result = await self.conn.execute(_ADD_NEW, {
-            "inbox_id": [r["inbox_id"] for r in rows], "external_id": [r["external_id"] for r in rows],
-            "tenant_id": [r["tenant_id"] for r in rows], "received_at": [r["received_at"] for r in rows]})
-        return {(inbox_id, external_id) for inbox_id, external_id in result}
+        result = await self.conn.execute(
+            insert(inbound_messages).values(list(rows)).on_conflict_do_nothing()
+            .returning(inbound_messages.c.inbox_id, inbound_messages.c.external_id))
+        return {(r.inbox_id, r.external_id) for r in result}
 
 
 class DeliveryRepository:

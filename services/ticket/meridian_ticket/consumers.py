@@ -1,11 +1,4 @@
-"""Ticket's event subscription: ONE consumer group, ``ticket.events``, for the four topics ticket
-consumes.
-
-One group means one transaction at a time for ticket's events: a batch may mix inbound messages,
-detected languages, assignments and delivery reports, and they update the same conversation rows.
-Separate groups ran concurrent batch transactions on those rows, which waited on each other and
-deadlocked (and PostgreSQL only detects a deadlock after ``deadlock_timeout``).
-"""
+"""Ticket's event subscriptions (one consumer group per purpose)."""
 
 from __future__ import annotations
 
@@ -22,17 +15,13 @@ from meridian_ticket.handlers import (
     on_message_translated,
 )
 
-GROUP = "ticket.events"
-
 SUBSCRIPTIONS = [
-    EventSubscription(
-        topics=["ingest.messages.v1", "translation.messages.v1", "routing.assignments.v1", "ingest.deliveries.v1"],
-        group=GROUP,
-        handlers={
-            ingest_messages_v1.MessageReceived: on_message_received,
-            translation_v1.MessageTranslated: on_message_translated,
-            assignments_v1.AssignmentDecided: on_assignment_decided,
-            deliveries_v1.DeliveryUpdated: on_delivery_updated,
-        },
-    ),
+    EventSubscription(topics=["ingest.messages.v1"], group="ticket.inbound",
+                      handlers={ingest_messages_v1.MessageReceived: on_message_received}),
+    EventSubscription(topics=["translation.messages.v1"], group="ticket.translations",
+                      handlers={translation_v1.MessageTranslated: on_message_translated}),
+    EventSubscription(topics=["routing.assignments.v1"], group="ticket.assignments",
+                      handlers={assignments_v1.AssignmentDecided: on_assignment_decided}),
+    EventSubscription(topics=["ingest.deliveries.v1"], group="ticket.deliveries",
+                      handlers={deliveries_v1.DeliveryUpdated: on_delivery_updated}),
 ]

@@ -74,11 +74,7 @@ def _emit_conversation_updated(uow: TicketUow, conversation: Conversation, chang
 
 async def on_message_received(message: ingest_messages_v1.MessageReceived, meta: EventMeta, uow: TicketUow) -> None:
     """Resolve the contact, thread into the open conversation (or open one with its ticket), store
-    the message (a redelivered external id is ignored) → MessageThreaded.
-
-    Two statements in the usual cases: the lookup, then one insert (the message; or the new
-    conversation with its ticket and the message; or, for a new sender, the contact and its
-    identity with all of that)."""
+    the message (a redelivered external id is ignored) → MessageThreaded."""
     tenant_id = _event_uuid(meta.tenant_id, "ce_tenant")
     inbox_id = _event_uuid(message.inbox_id, "inbox_id")
     sender = contact_rules.SenderInfo(id=(message.sender.id or message.thread_id).strip(), name=message.sender.name,
@@ -96,22 +92,18 @@ async def on_message_received(message: ingest_messages_v1.MessageReceived, meta:
     for _ in range(RESOLVE_ATTEMPTS):
         lookup = await uow.contacts.lookup_inbound(tenant_id, inbox_id, sender.id, email, phone, external_id)
         if lookup.duplicate:
-            _log_duplicate(meta, inbox_id)
+            log.info("duplicate inbound message ignored", extra={"event_id": str(meta.id), "inbox_id": str(inbox_id)})
             return
         resolution = contact_rules.resolve_contact(by_identity=lookup.by_identity, by_email=lookup.by_email,
                                                    by_phone=lookup.by_phone)
         if resolution.contact_id is None:
             contact = contact_rules.new_contact(uuid7(), tenant_id, channel, sender, now)
-            conversation, ticket = _new_conversation(tenant_id, inbox_id, contact.id, channel, now)
-            stored = message_rules.inbound_message(uuid7(), conversation, message.text, external_id, now)
-            added = await uow.contacts.add_with_conversation(contact, identity, conversation, ticket, stored)
-            if added is None:
+            if not await uow.contacts.add_with_identity(contact, identity):
                 await uow.contacts.discard(tenant_id, contact.id)   # a concurrent first message won: re-resolve
                 continue
             _audit_contact_created(uow, contact, channel, inbox_id)
-            _emit_opened(uow, conversation, ticket)
-            _emit_threaded(uow, meta, stored, added)
-            return
+            contact_id = contact.id
+            break
         if resolution.adds_identity and not await uow.contacts.add_identity(tenant_id, resolution.contact_id,
                                                                             identity, now):
             continue
@@ -122,32 +114,13 @@ async def on_message_received(message: ingest_messages_v1.MessageReceived, meta:
         raise RuntimeError("contact resolution did not settle")  # retried by the consumer
 
     if conversation_rules.needs_new_conversation(conversation):
-        opened, ticket = _new_conversation(tenant_id, inbox_id, contact_id, channel, now)
-        stored = message_rules.inbound_message(uuid7(), opened, message.text, external_id, now)
-        added = await uow.conversations.add_with_ticket(opened, ticket, stored)
-        if added is not None:
-            _emit_opened(uow, opened, ticket)
-            _emit_threaded(uow, meta, stored, added)
-            return
-        # the contact got an open conversation meanwhile (nothing was written): thread into it
-        conversation = await uow.conversations.find_open(tenant_id, inbox_id, contact_id)
-        if conversation is None:
-            raise RuntimeError("open conversation vanished")  # retried by the consumer
+        conversation = await _open_conversation(uow, tenant_id, inbox_id, contact_id, channel, now)
     assert conversation is not None
     stored = message_rules.inbound_message(uuid7(), conversation, message.text, external_id, now)
-    _emit_threaded(uow, meta, stored, await uow.messages.add(stored))
-
-
-def _log_duplicate(meta: EventMeta, inbox_id: UUID) -> None:
-    log.info("duplicate inbound message ignored", extra={"event_id": str(meta.id), "inbox_id": str(inbox_id)})
-
-
-def _emit_threaded(uow: TicketUow, meta: EventMeta, stored: Message, added: bool) -> None:
-    """MessageThreaded for a stored message; ``added`` False: its external id existed (a duplicate)."""
-    if not added:
-        _log_duplicate(meta, stored.inbox_id)
+    if not await uow.messages.add(stored):
+        log.info("duplicate inbound message ignored", extra={"event_id": str(meta.id), "inbox_id": str(inbox_id)})
         return
-    uow.emit(contracts.message_threaded(stored), key=str(stored.conversation_id), tenant_id=stored.tenant_id)
+    uow.emit(contracts.message_threaded(stored), key=str(conversation.id), tenant_id=tenant_id)
 
 
 def _audit_contact_created(uow: TicketUow, contact: Contact, channel: str, inbox_id: UUID) -> None:
@@ -155,22 +128,23 @@ def _audit_contact_created(uow: TicketUow, contact: Contact, channel: str, inbox
               details={"channel": channel, "inbox_id": str(inbox_id)})
 
 
-def _new_conversation(tenant_id: UUID, inbox_id: UUID, contact_id: UUID, channel: str,
-                      now: Any) -> tuple[Conversation, Ticket]:
+async def _open_conversation(uow: TicketUow, tenant_id: UUID, inbox_id: UUID, contact_id: UUID, channel: str,
+                             now: Any) -> Conversation:
     conversation = conversation_rules.open_conversation(uuid7(), tenant_id, inbox_id, contact_id, channel, now)
-    return conversation, ticket_rules.open_ticket(uuid7(), conversation, now)
-
-
-def _emit_opened(uow: TicketUow, conversation: Conversation, ticket: Ticket) -> None:
-    """ConversationOpened + TicketOpened and their audit records, once both are stored."""
-    tenant_id, key = conversation.tenant_id, str(conversation.id)
+    ticket = ticket_rules.open_ticket(uuid7(), conversation, now)
+    if not await uow.conversations.add_with_ticket(conversation, ticket):
+        existing = await uow.conversations.find_open(tenant_id, inbox_id, contact_id)
+        if existing is None:
+            raise RuntimeError("open conversation vanished")  # retried by the consumer
+        return existing
+    key = str(conversation.id)
     uow.emit(contracts.conversation_opened(conversation), key=key, tenant_id=tenant_id)
     uow.emit(contracts.ticket_opened(ticket), key=key, tenant_id=tenant_id)
     uow.audit(tenant_id, action="conversation.opened", resource_type="conversation", resource_id=conversation.id,
-              details={"inbox_id": str(conversation.inbox_id), "contact_id": str(conversation.contact_id),
-                       "channel": conversation.channel})
+              details={"inbox_id": str(inbox_id), "contact_id": str(contact_id), "channel": channel})
     uow.audit(tenant_id, action="ticket.opened", resource_type="ticket", resource_id=ticket.id,
               details={"conversation_id": key, "priority": ticket.priority})
+    return conversation
 
 
 # ============================================================================ step 4: MessageTranslated

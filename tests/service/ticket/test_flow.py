@@ -87,7 +87,7 @@ async def test_translation_of_an_unknown_message_is_dead_lettered(ticket):
     tenant = uuid.uuid4()
     missing = str(uuid.uuid4())
     await translate(ticket, tenant, missing, str(uuid.uuid4()), "es")
-    [dead] = [r for r in ticket.bus.records("ticket.events.dlq")
+    [dead] = [r for r in ticket.bus.records("ticket.translations.dlq")
               if dict(r.headers)["ce_tenant"] == str(tenant).encode()]
     reason = dict(dead.headers)["x-dlq-reason"].decode()
     assert reason.startswith("MessageNotFound") and missing in reason
@@ -96,7 +96,7 @@ async def test_translation_of_an_unknown_message_is_dead_lettered(ticket):
     conv_id, msg_id = await start(ticket, other)
     await translate(ticket, tenant, msg_id, conv_id, "es")
     assert created(ticket, other) == [] and created(ticket, tenant) == []
-    assert len([r for r in ticket.bus.records("ticket.events.dlq")
+    assert len([r for r in ticket.bus.records("ticket.translations.dlq")
                 if dict(r.headers)["ce_tenant"] == str(tenant).encode()]) == 2
 
 
@@ -194,7 +194,7 @@ async def test_delivery_update_for_an_unknown_message_is_dead_lettered(ticket):
     await ticket.reset()
     tenant = uuid.uuid4()
     await deliver(ticket, tenant, str(uuid.uuid4()), str(uuid.uuid4()), deliveries_v1.DELIVERY_STATUS_DELIVERED)
-    [dead] = [r for r in ticket.bus.records("ticket.events.dlq")
+    [dead] = [r for r in ticket.bus.records("ticket.deliveries.dlq")
               if dict(r.headers)["ce_tenant"] == str(tenant).encode()]
     assert dict(dead.headers)["x-dlq-reason"].startswith(b"MessageNotFound")
 

@@ -157,7 +157,7 @@ async def test_an_invalid_event_is_dead_lettered_with_its_reason(ticket):
     bad = received("not-a-uuid")
     await ticket.publish(bad, key="x:cust-1", tenant_id=tenant)
     await ticket.drained()
-    [dead] = [r for r in ticket.bus.records("ticket.events.dlq")
+    [dead] = [r for r in ticket.bus.records("ticket.inbound.dlq")
               if dict(r.headers)["ce_tenant"] == str(tenant).encode()]
     assert b"inbox_id must be a UUID" in dict(dead.headers)["x-dlq-reason"]
     assert events(ticket, MESSAGES, tenant=tenant) == []
