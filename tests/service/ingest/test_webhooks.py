@@ -1,10 +1,7 @@
 import asyncio
 import json
-import re
 import uuid
 
-import httpx
-from fastapi import FastAPI
 from meridian_ingest.tables import inbound_messages
 from sqlalchemy import func, select
 
@@ -187,48 +184,3 @@ async def test_a_storage_failure_is_503_and_nothing_is_emitted(ingest):
     assert ingest.events(TOPIC) == []
     # the client's retry is accepted once the database is back: nothing was lost
     assert (await post_webhook(ingest, inbox, webhook_body("ext-503"))).json()["status"] == "accepted"
-
-
-async def test_the_event_carries_the_request_trace_or_a_new_one(ingest):
-    await ingest.reset()
-    inbox = await make_inbox(ingest, uuid.uuid4())
-    parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
-    r = await post_webhook(ingest, inbox, webhook_body("traced"), headers={"traceparent": parent})
-    assert r.status_code == 202
-    assert (await post_webhook(ingest, inbox, webhook_body("untraced"))).status_code == 202
-    await ingest.drained()
-    traces = {msg.external_id: meta.traceparent for meta, msg in ingest.events(TOPIC)}
-    assert traces["traced"] == parent
-    assert re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", traces["untraced"])
-    assert traces["untraced"].split("-")[1] != parent.split("-")[1]
-
-
-async def test_other_methods_on_the_webhook_path_are_fastapis(ingest):
-    inbox = await make_inbox(ingest, uuid.uuid4())
-    r = await ingest.client.get(f"/webhooks/api/{inbox['id']}")
-    problem(r, 405)
-    problem(await ingest.client.post(f"/webhooks/api/{inbox['id']}/extra", content=b"{}"), 404)
-
-
-async def test_the_routed_endpoint_answers_like_the_fast_path(ingest):
-    """The FastAPI route stays (OpenAPI, and a fallback): called past IngestApp's fast path it answers alike."""
-    await ingest.reset()
-    app = ingest.parts.app
-
-    async def routed(scope, receive, send):
-        await FastAPI.__call__(app, scope, receive, send)
-
-    inbox = await make_inbox(ingest, uuid.uuid4())
-    body = webhook_body("routed-1")
-    h = {"Content-Type": "application/json", "X-Meridian-Signature": sign(inbox["secret"], body)}
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=routed), base_url="http://ingest") as client:
-        first = await client.post(f"/webhooks/api/{inbox['id']}", content=body, headers=h)
-        again = await ingest.client.post(f"/webhooks/api/{inbox['id']}", content=body, headers=h)
-        bad = await client.post(f"/webhooks/api/{inbox['id']}", content=body, headers={"X-Meridian-Signature": "x"})
-        missing = await client.post(f"/webhooks/api/{uuid.uuid4()}", content=body, headers=h)
-    assert first.status_code == 202 and first.json() == {"status": "accepted", "id": "routed-1"}
-    assert again.status_code == 202 and again.json() == {"status": "duplicate", "id": "routed-1"}
-    assert first.headers["content-type"] == again.headers["content-type"] == "application/json"
-    problem(bad, 401)
-    problem(missing, 404)
-    assert "/webhooks/{channel}/{inbox_id}" in (await ingest.client.get("/openapi.json")).json()["paths"]

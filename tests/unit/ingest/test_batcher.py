@@ -87,25 +87,3 @@ async def test_a_database_outage_fails_every_waiter():
     assert all(isinstance(r, IngestUnavailable) for r in results)
     with pytest.raises(IngestUnavailable):
         await batcher.submit(INBOX, message("later"))
-
-
-class TracingUow(FakeUow):
-    """Records the trace context current when each event is emitted."""
-
-    def emit(self, message, *, key, tenant_id):
-        from meridian.telemetry import current_traceparent
-
-        super().emit(message, key=key, tenant_id=tenant_id)
-        self.db.traces[message.external_id] = current_traceparent()
-
-
-async def test_each_event_is_emitted_in_its_own_request_trace():
-    db = FakeDb()
-    db.traces = {}
-    batcher = WebhookBatcher(lambda: TracingUow(db), batch_size=50)
-    parents = {f"t{i}": f"00-{i + 1:032x}-{i + 1:016x}-01" for i in range(5)}
-    await asyncio.gather(*(batcher.submit(INBOX, message(i), traceparent=tp) for i, tp in parents.items()),
-                         batcher.submit(INBOX, message("malformed"), traceparent="00-xyz-01"))
-    assert {i: db.traces[i] for i in parents} == parents
-    fresh = db.traces["malformed"]  # a new root instead of no trace at all
-    assert fresh.startswith("00-") and fresh.endswith("-01") and len(fresh) == 55
