@@ -27,6 +27,8 @@ log = logging.getLogger("meridian.consumer")
 
 # handler(message, meta, uow) for DB consumers; handler(message, meta) when the subscription has no DB.
 EventHandler = Callable[..., Awaitable[None]]
+# prepare(events, uow): once per transaction, before the handlers, with the batch's new events
+BatchPreparer = Callable[[list[tuple[Message, EventMeta]], Any], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -37,6 +39,9 @@ class EventSubscription:
     from_latest: bool = False
     uses_db: bool = True
     max_batch: int = 500
+    # optional: reads (or writes) what the whole batch needs in a few statements, so the per-event
+    # handlers find it in the unit of work instead of querying once per event
+    prepare: BatchPreparer | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -118,10 +123,14 @@ class EventConsumer:
         assert self._uow_factory is not None
         async with self._uow_factory() as uow:
             fresh = await uow.claim_many(self.sub.group, [meta.id for _, meta, _, _ in events])
-            for record, meta, message, handler in events:
-                if meta.id not in fresh:  # a duplicate: processed before, or earlier in this batch
-                    continue
-                fresh.discard(meta.id)
+            todo = []
+            for event in events:
+                if event[1].id in fresh:  # else a duplicate: processed before, or earlier in this batch
+                    fresh.discard(event[1].id)
+                    todo.append(event)
+            if todo and self.sub.prepare is not None:
+                await self.sub.prepare([(message, meta) for _, meta, message, _ in todo], uow)
+            for record, meta, message, handler in todo:
                 with span_from(meta.traceparent, f"process {record.topic}", event_id=str(meta.id),
                                tenant_id=meta.tenant_id):
                     uow.cause = meta

@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from meridian.db.bulk import bind_arrays, unnest_rows
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -23,15 +24,14 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
-    column,
     delete,
     func,
     or_,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meridian_routing.domain.model import Agent, ConversationSnapshot, Presence, QueueItem
@@ -56,18 +56,7 @@ _UUID = PG_UUID(as_uuid=True)
 _TS = DateTime(timezone=True)
 
 
-def _rows(name: str, *columns: tuple[str, Any]) -> Any:
-    """``unnest(:name_a, :name_b, …) AS name(a, b, …)``: one row per array index; bind the arrays
-    with ``_arrays(name, a=[…], b=[…])`` (the bind names must not be the target table's columns)."""
-    return func.unnest(*(bindparam(f"{name}_{c}", type_=ARRAY(t)) for c, t in columns)).table_valued(
-        *(column(c, t) for c, t in columns)).render_derived(name=name)
-
-
-def _arrays(name: str, **arrays: list[Any]) -> dict[str, list[Any]]:
-    return {f"{name}_{c}": values for c, values in arrays.items()}
-
-
-_lock_keys = _rows("lock_keys", ("k", BigInteger))
+_lock_keys = unnest_rows("lock_keys", ("k", BigInteger))
 _LOCK_TENANTS = select(func.pg_advisory_xact_lock(_lock_keys.c.k)).select_from(_lock_keys)
 
 
@@ -81,7 +70,7 @@ async def lock_tenants(conn: AsyncConnection, tenant_ids: Sequence[UUID]) -> Non
     another. One statement; the locks are taken in key order, the same in every transaction."""
     keys = sorted({tenant_lock_key(t) for t in tenant_ids})
     if keys:
-        await conn.execute(_LOCK_TENANTS, _arrays("lock_keys", k=keys))
+        await conn.execute(_LOCK_TENANTS, bind_arrays("lock_keys", k=keys))
 
 
 # ---------------------------------------------------------------- agents
@@ -95,7 +84,7 @@ _CHANGE_LOAD = (update(agents).where(agents.c.tenant_id == bindparam("t_id"), ag
                 .values(active_conversations=func.greatest(agents.c.active_conversations + bindparam("delta"), 0),
                         last_assigned_at=func.coalesce(bindparam("assigned_at", type_=_TS),
                                                        agents.c.last_assigned_at)))
-_loads = _rows("loads", ("tenant_id", _UUID), ("id", _UUID), ("active", Integer), ("assigned_at", _TS))
+_loads = unnest_rows("loads", ("tenant_id", _UUID), ("id", _UUID), ("active", Integer), ("assigned_at", _TS))
 _SET_LOADS = (update(agents).where(agents.c.tenant_id == _loads.c.tenant_id, agents.c.id == _loads.c.id)
               .values(active_conversations=_loads.c.active, last_assigned_at=_loads.c.assigned_at))
 
@@ -148,7 +137,7 @@ class AgentRepository:
         """Write these agents' ``active_conversations`` and ``last_assigned_at`` (one statement)."""
         if not loads:
             return
-        await self.conn.execute(_SET_LOADS, _arrays("loads", tenant_id=[a.tenant_id for a in loads],
+        await self.conn.execute(_SET_LOADS, bind_arrays("loads", tenant_id=[a.tenant_id for a in loads],
                                                     id=[a.id for a in loads],
                                                     active=[a.active_conversations for a in loads],
                                                     assigned_at=[a.last_assigned_at for a in loads]))
@@ -179,7 +168,7 @@ class ConversationState:
 
 
 _s, _a, _q = conversation_snapshots, assignments, queue
-_want = _rows("want", ("cid", _UUID))
+_want = unnest_rows("want", ("cid", _UUID))
 _STATES = (select(_want.c.cid, _s.c.tenant_id, _s.c.inbox_id, _s.c.status, _s.c.language, _s.c.assignee_agent_id,
                   _s.c.updated_at, _a.c.id.label("a_id"), _a.c.tenant_id.label("a_tenant_id"),
                   _a.c.agent_id.label("a_agent_id"), _q.c.tenant_id.label("q_tenant_id"),
@@ -190,26 +179,26 @@ _STATES = (select(_want.c.cid, _s.c.tenant_id, _s.c.inbox_id, _s.c.status, _s.c.
 
 _SNAP_COLUMNS = [("conversation_id", _UUID), ("tenant_id", _UUID), ("inbox_id", Text), ("status", Text),
                  ("language", Text), ("assignee_agent_id", _UUID), ("updated_at", _TS)]
-_snaps = _rows("snaps", *_SNAP_COLUMNS)
+_snaps = unnest_rows("snaps", *_SNAP_COLUMNS)
 _put = insert(_s).from_select([c for c, _ in _SNAP_COLUMNS], select(*(_snaps.c[c] for c, _ in _SNAP_COLUMNS)))
 _PUT_SNAPSHOTS = _put.on_conflict_do_update(index_elements=[_s.c.conversation_id],
                                             set_={c: _put.excluded[c] for c, _ in _SNAP_COLUMNS[1:]})
 
-_released = _rows("released", ("tenant_id", _UUID), ("cid", _UUID), ("released_at", _TS))
+_released = unnest_rows("released", ("tenant_id", _UUID), ("cid", _UUID), ("released_at", _TS))
 _RELEASE = (update(_a).where(_a.c.tenant_id == _released.c.tenant_id, _a.c.conversation_id == _released.c.cid,
                              _a.c.active)
             .values(active=False, released_at=_released.c.released_at))
 
 _ASSIGNMENT_COLUMNS = [("id", _UUID), ("tenant_id", _UUID), ("conversation_id", _UUID), ("agent_id", _UUID),
                        ("active", Boolean), ("reason", Text), ("assigned_at", _TS), ("released_at", _TS)]
-_new_assignments = _rows("new_assignments", *_ASSIGNMENT_COLUMNS)
+_new_assignments = unnest_rows("new_assignments", *_ASSIGNMENT_COLUMNS)
 _ADD_ASSIGNMENTS = insert(_a).from_select([c for c, _ in _ASSIGNMENT_COLUMNS],
                                           select(*(_new_assignments.c[c] for c, _ in _ASSIGNMENT_COLUMNS)))
 
-_dequeued = _rows("dequeued", ("tenant_id", _UUID), ("cid", _UUID))
+_dequeued = unnest_rows("dequeued", ("tenant_id", _UUID), ("cid", _UUID))
 _DEQUEUE = delete(_q).where(_q.c.tenant_id == _dequeued.c.tenant_id, _q.c.conversation_id == _dequeued.c.cid)
 _QUEUE_COLUMNS = [("conversation_id", _UUID), ("tenant_id", _UUID), ("language", Text), ("queued_at", _TS)]
-_enqueued = _rows("enqueued", *_QUEUE_COLUMNS)
+_enqueued = unnest_rows("enqueued", *_QUEUE_COLUMNS)
 _ENQUEUE = (insert(_q).from_select([c for c, _ in _QUEUE_COLUMNS], select(*(_enqueued.c[c] for c, _ in _QUEUE_COLUMNS)))
             .on_conflict_do_nothing(index_elements=[_q.c.conversation_id]))
 _WAITING = (select(_q).where(_q.c.tenant_id == bindparam("tenant_id"))
@@ -229,7 +218,7 @@ class ConversationRepository:
     async def states(self, conversation_ids: Sequence[UUID]) -> dict[UUID, ConversationState]:
         """The stored state of each conversation id, whatever tenant it belongs to (callers compare
         the tenant: a snapshot of another tenant means the id was reused across tenants)."""
-        rows = (await self.conn.execute(_STATES, _arrays("want", cid=list(conversation_ids)))).all()
+        rows = (await self.conn.execute(_STATES, bind_arrays("want", cid=list(conversation_ids)))).all()
         out: dict[UUID, ConversationState] = {}
         for r in rows:
             snap = None if r.tenant_id is None else ConversationSnapshot(
@@ -245,7 +234,7 @@ class ConversationRepository:
     async def put_snapshots(self, snaps: Sequence[ConversationSnapshot]) -> None:
         """Upsert snapshots (at most one per conversation id)."""
         if snaps:
-            await self.conn.execute(_PUT_SNAPSHOTS, _arrays(
+            await self.conn.execute(_PUT_SNAPSHOTS, bind_arrays(
                 "snaps", conversation_id=[s.conversation_id for s in snaps], tenant_id=[s.tenant_id for s in snaps],
                 inbox_id=[s.inbox_id for s in snaps], status=[s.status for s in snaps],
                 language=[s.language for s in snaps], assignee_agent_id=[s.assignee_agent_id for s in snaps],
@@ -254,24 +243,25 @@ class ConversationRepository:
     async def release(self, released: Sequence[tuple[UUID, UUID, datetime]]) -> None:
         """End the active assignment of each ``(tenant_id, conversation_id, released_at)``."""
         if released:
-            await self.conn.execute(_RELEASE, _arrays("released", tenant_id=[t for t, _, _ in released],
+            await self.conn.execute(_RELEASE, bind_arrays("released", tenant_id=[t for t, _, _ in released],
                                                       cid=[c for _, c, _ in released],
                                                       released_at=[at for _, _, at in released]))
 
     async def add_assignments(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert assignment rows (dicts of every column)."""
         if rows:
-            await self.conn.execute(_ADD_ASSIGNMENTS, _arrays("new_assignments", **_columns(rows, _ASSIGNMENT_COLUMNS)))
+            await self.conn.execute(_ADD_ASSIGNMENTS,
+                                    bind_arrays("new_assignments", **_columns(rows, _ASSIGNMENT_COLUMNS)))
 
     async def dequeue(self, removed: Sequence[tuple[UUID, UUID]]) -> None:
         """Delete the queue entries of ``(tenant_id, conversation_id)``."""
         if removed:
-            await self.conn.execute(_DEQUEUE, _arrays("dequeued", tenant_id=[t for t, _ in removed],
+            await self.conn.execute(_DEQUEUE, bind_arrays("dequeued", tenant_id=[t for t, _ in removed],
                                                       cid=[c for _, c in removed]))
 
     async def enqueue(self, items: Sequence[QueueItem]) -> None:
         if items:
-            await self.conn.execute(_ENQUEUE, _arrays(
+            await self.conn.execute(_ENQUEUE, bind_arrays(
                 "enqueued", conversation_id=[i.conversation_id for i in items], tenant_id=[i.tenant_id for i in items],
                 language=[i.language for i in items], queued_at=[i.queued_at for i in items]))
 

@@ -13,13 +13,15 @@ from meridian_ticket.handlers import (
     on_delivery_updated,
     on_message_received,
     on_message_translated,
+    prepare_translations,
 )
 
 SUBSCRIPTIONS = [
     EventSubscription(topics=["ingest.messages.v1"], group="ticket.inbound",
                       handlers={ingest_messages_v1.MessageReceived: on_message_received}),
     EventSubscription(topics=["translation.messages.v1"], group="ticket.translations",
-                      handlers={translation_v1.MessageTranslated: on_message_translated}),
+                      handlers={translation_v1.MessageTranslated: on_message_translated},
+                      prepare=prepare_translations),
     EventSubscription(topics=["routing.assignments.v1"], group="ticket.assignments",
                       handlers={assignments_v1.AssignmentDecided: on_assignment_decided}),
     EventSubscription(topics=["ingest.deliveries.v1"], group="ticket.deliveries",

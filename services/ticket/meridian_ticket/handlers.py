@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -150,23 +149,40 @@ async def _open_conversation(uow: TicketUow, tenant_id: UUID, inbox_id: UUID, co
 # ============================================================================ step 4: MessageTranslated
 
 
+async def prepare_translations(events: list[tuple[Any, EventMeta]], uow: TicketUow) -> None:
+    """ticket.translations, once per batch: set the languages of all its messages in one statement."""
+    detections = []
+    for message, meta in events:
+        if isinstance(message, translation_v1.MessageTranslated):
+            try:
+                detections.append((UUID(meta.tenant_id), UUID(message.message_id), _detected_language(message)))
+            except ValueError:
+                continue  # the handler rejects the event
+    await uow.detect_languages(detections)
+
+
+def _detected_language(message: translation_v1.MessageTranslated) -> str:
+    return message.detected_language.strip() or UNDETERMINED_LANGUAGE
+
+
 async def on_message_translated(message: translation_v1.MessageTranslated, meta: EventMeta, uow: TicketUow) -> None:
     """Set the message's language (once), follow the customer's latest language on the conversation
     (→ ConversationUpdated ["language"]), then MessageCreated: the event agents see."""
     tenant_id = _event_uuid(meta.tenant_id, "ce_tenant")
     message_id = _event_uuid(message.message_id, "message_id")
-    language = message.detected_language.strip() or UNDETERMINED_LANGUAGE
-    found = await uow.messages.set_detected_language(tenant_id, message_id, language)
+    language = _detected_language(message)
+    found = await uow.detection(tenant_id, message_id, language)
     if found is None:
         if await uow.messages.get(tenant_id, message_id) is None:
             raise MessageNotFound(f"message {message_id} is unknown")
         log.info("message already has its language", extra={"message_id": str(message_id), "event_id": str(meta.id)})
         return
-    stored, conversation, latest = found
-    new_language = conversation_rules.language_after_detection(conversation.language, language, latest=latest)
+    stored = found.message
+    conversation = uow.conversation_as_saved(found.conversation)
+    new_language = conversation_rules.language_after_detection(conversation.language, language,
+                                                               latest=uow.is_latest_detected(found))
     if new_language is not None:
-        conversation = replace(conversation, language=new_language, updated_at=uow.clock.now())
-        await uow.conversations.save(conversation)
+        conversation = await uow.set_conversation_language(conversation, new_language, uow.clock.now())
         _emit_conversation_updated(uow, conversation, ["language"])
     uow.emit(contracts.message_created(stored), key=str(stored.conversation_id), tenant_id=tenant_id)
 

@@ -8,12 +8,30 @@ of concurrent consumers) that touch the same contact or conversation converge on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, cast, delete, exists, func, literal, null, select, true, tuple_, union_all, update
+from meridian.db.bulk import bind_arrays, unnest_rows
+from sqlalchemy import (
+    DateTime,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    literal,
+    null,
+    select,
+    true,
+    tuple_,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -212,6 +230,13 @@ class ContactRepository:
 # ----------------------------------------------------------------------------- conversations and tickets
 
 
+_SET_LANGUAGE = update(conversations).where(
+    conversations.c.tenant_id == bindparam("t_id"), conversations.c.id == bindparam("c_id"),
+).values(language=bindparam("language"),
+         updated_at=func.greatest(conversations.c.updated_at, bindparam("now", type_=DateTime(timezone=True))),
+         ).returning(*conversations.c)
+
+
 class ConversationRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -268,6 +293,14 @@ class ConversationRepository:
             stmt = stmt.add_cte(t)
         await self.conn.execute(stmt)
 
+    async def set_language(self, tenant_id: UUID, conversation_id: UUID, language: str, now: datetime
+                           ) -> Conversation | None:
+        """Change only the language (a concurrent assignment or status change is kept); returns the
+        conversation as stored now."""
+        row = (await self.conn.execute(_SET_LANGUAGE, {"t_id": tenant_id, "c_id": conversation_id,
+                                                       "language": language, "now": now})).first()
+        return _conversation(row) if row else None
+
     async def list(self, tenant_id: UUID, *, inbox_id: UUID | None, status: str | None,
                    assignee_agent_id: UUID | None, contact_id: UUID | None, after: Cursor,
                    limit: int) -> list[Conversation]:
@@ -310,6 +343,33 @@ class TicketRepository:
 # ----------------------------------------------------------------------------- messages
 
 
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """A message whose language was just set, its conversation, and whether another inbound message
+    of the conversation, newer than it, already had a known language."""
+
+    message: Message
+    conversation: Conversation
+    newer_known: bool
+
+
+_detections = unnest_rows("detections", ("tenant_id", PG_UUID(as_uuid=True)), ("id", PG_UUID(as_uuid=True)),
+                          ("language", Text))
+_detected = update(messages).where(
+    messages.c.tenant_id == _detections.c.tenant_id, messages.c.id == _detections.c.id,
+    messages.c.direction == Direction.INBOUND.value, messages.c.language.is_(None),
+).values(language=_detections.c.language).returning(*messages.c).cte("detected")
+_other = messages.alias("other")
+_newer_known = exists().where(
+    _other.c.conversation_id == _detected.c.conversation_id, _other.c.direction == Direction.INBOUND.value,
+    _other.c.language.is_not(None),
+    tuple_(_other.c.created_at, _other.c.id) > tuple_(_detected.c.created_at, _detected.c.id))
+_SET_DETECTED_LANGUAGES = select(
+    *[col.label("m_" + col.name) for col in _detected.c], *_prefixed(conversations, "c_"),
+    _newer_known.label("newer_known"),
+).select_from(_detected.join(conversations, conversations.c.id == _detected.c.conversation_id))
+
+
 class MessageRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -331,26 +391,18 @@ class MessageRepository:
             messages.c.tenant_id == tenant_id, messages.c.id == message_id))).first()
         return _message(row) if row else None
 
-    async def set_detected_language(self, tenant_id: UUID, message_id: UUID, language: str
-                                    ) -> tuple[Message, Conversation, bool] | None:
-        """Set an inbound message's language if it has none; returns the message, its conversation
-        and whether it is the customer's latest message with a known language (None: the message is
-        unknown, or already had its language)."""
-        m = update(messages).where(
-            messages.c.tenant_id == tenant_id, messages.c.id == message_id,
-            messages.c.direction == Direction.INBOUND.value, messages.c.language.is_(None),
-        ).values(language=language).returning(*messages.c).cte("detected")
-        other = messages.alias("other")
-        newer = exists().where(
-            other.c.conversation_id == m.c.conversation_id, other.c.direction == Direction.INBOUND.value,
-            other.c.language.is_not(None), tuple_(other.c.created_at, other.c.id) > tuple_(m.c.created_at, m.c.id))
-        query = select(*[col.label("m_" + col.name) for col in m.c], *_prefixed(conversations, "c_"),
-                       (~newer).label("latest")).select_from(
-            m.join(conversations, conversations.c.id == m.c.conversation_id))
-        row = (await self.conn.execute(query)).first()
-        if row is None:
-            return None
-        return _message(row, "m_"), _conversation(row, "c_"), bool(row.latest)
+    async def set_detected_languages(self, detections: Sequence[tuple[UUID, UUID, str]]
+                                     ) -> dict[tuple[UUID, UUID], Detection]:
+        """Set the language of each (tenant_id, message_id, language) inbound message that has none,
+        in one statement; returns what was set, by (tenant_id, message_id). A message that is
+        unknown, outbound or already had its language is left out. Each id must appear once."""
+        if not detections:
+            return {}
+        tenants, ids, languages = zip(*detections, strict=True)
+        rows = (await self.conn.execute(_SET_DETECTED_LANGUAGES, bind_arrays(
+            "detections", tenant_id=list(tenants), id=list(ids), language=list(languages)))).all()
+        return {(row.m_tenant_id, row.m_id): Detection(_message(row, "m_"), _conversation(row, "c_"),
+                                                       newer_known=bool(row.newer_known)) for row in rows}
 
     async def apply_status(self, tenant_id: UUID, message_id: UUID, status: MessageStatus, error: str | None,
                            sources: frozenset[MessageStatus]) -> Message | None:

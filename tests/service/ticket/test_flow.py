@@ -82,6 +82,59 @@ async def test_a_later_message_in_the_same_language_is_created_without_a_convers
     assert [m.language for m in created(ticket, tenant)] == ["es", "es", "en"]
 
 
+async def publish_translations(svc, tenant, conversation_id: str, detections: list[tuple[str, str]]) -> None:
+    """Several MessageTranslated in one bus publish, so one consumer batch handles them together."""
+    from meridian.events.envelope import new_meta, to_record
+
+    records = []
+    for message_id, language in detections:
+        msg = translation_v1.MessageTranslated(message_id=message_id, conversation_id=conversation_id,
+                                               detected_language=language, confidence=0.9)
+        meta = new_meta(msg, tenant_id=str(tenant), source="test", key=conversation_id)
+        records.append(to_record("translation.messages.v1", msg, meta))
+    await svc.bus.publish(records)
+    await svc.drained()
+
+
+async def test_one_batch_of_translations_follows_the_newest_message_whatever_the_order(ticket):
+    await ticket.reset()
+    for order in ("oldest first", "newest first"):
+        tenant, inbox = uuid.uuid4(), uuid.uuid4()
+        conv_id, first = await start(ticket, tenant, inbox=inbox, text="Bonjour")
+        _, second = await start(ticket, tenant, inbox=inbox, text="Guten Tag")
+        detections = [(first, "fr"), (second, "de")]
+        if order == "newest first":
+            detections = detections[::-1]
+        detections.append((first, "fr"))                                  # delivered twice
+        await publish_translations(ticket, tenant, conv_id, detections)
+        assert sorted(m.language for m in created(ticket, tenant)) == ["de", "fr"], order
+        assert (await get_json(ticket, tenant, f"/api/v1/conversations/{conv_id}"))["language"] == "de", order
+        assert updates(ticket, tenant)[-1].language == "de", order
+        items = (await get_json(ticket, tenant, f"/api/v1/conversations/{conv_id}/messages"))["items"]
+        assert [m["language"] for m in items] == ["fr", "de"], order
+
+
+async def test_a_language_change_keeps_an_assignment_made_since_the_conversation_was_read(ticket):
+    """The translations consumer read the conversation before routing's assignment committed: the
+    language change must not write the stale (empty) assignee back."""
+    from meridian_ticket.uow import TicketUow
+
+    await ticket.reset()
+    tenant = uuid.uuid4()
+    conv_id, _ = await start(ticket, tenant)
+    async with ticket.kit.uow() as uow:
+        assert isinstance(uow, TicketUow)
+        stale = await uow.conversations.get(tenant, uuid.UUID(conv_id))
+    agent = uuid.uuid4()
+    await assign(ticket, tenant, conv_id, agent)
+    async with ticket.kit.uow() as uow:
+        stored = await uow.set_conversation_language(stale, "pt", stale.updated_at)
+        await uow.commit()
+    assert (stored.language, stored.assignee_agent_id) == ("pt", agent)
+    got = await get_json(ticket, tenant, f"/api/v1/conversations/{conv_id}")
+    assert (got["language"], got["assignee_agent_id"]) == ("pt", str(agent))
+
+
 async def test_translation_of_an_unknown_message_is_dead_lettered(ticket):
     await ticket.reset()
     tenant = uuid.uuid4()
