@@ -7,9 +7,6 @@ import asyncio
 import uuid
 
 import pytest
-from sqlalchemy import Column, MetaData, Table, Text, func, insert, select, text
-from sqlalchemy.dialects.postgresql import UUID
-
 from meridian.bus.base import BusUnavailable, Record
 from meridian.bus.consumer import EventConsumer, EventSubscription
 from meridian.bus.memory import MemoryBus
@@ -20,6 +17,9 @@ from meridian.db.outbox import OutboxRelay, outbox_table, processed_events_table
 from meridian.db.uow import Clock, SqlUnitOfWork
 from meridian.errors import ValidationFailed
 from meridian.events.envelope import decode, new_meta, to_record
+from sqlalchemy import Column, MetaData, Table, Text, func, insert, select, text
+from sqlalchemy.dialects.postgresql import UUID
+
 from tests.support.service import TEST_DATABASE_URL
 
 SCHEMA = "libs_test"
@@ -95,6 +95,9 @@ async def test_outbox_rows_are_published_in_order_and_survive_an_outage(env):
     await wait_until(published)
     got = [decode(r)[1].message_id for r in bus.records(topic)[before:]]
     assert got == [f"m{i}" for i in range(5)]
+    # services publish binary protobuf: the outbox holds the serialized message, the relay sends it as is
+    assert {r.header("content-type") for r in bus.records(topic)[before:]} == {b"application/protobuf"}
+    assert bus.records(topic)[before].value == threaded(0).SerializeToString(deterministic=True)
     async with engine.connect() as conn:
         failed_once = await conn.scalar(select(func.max(outbox.c.attempts)))
     assert failed_once >= 1
@@ -152,3 +155,38 @@ async def test_duplicates_are_handled_once_and_poison_events_are_dead_lettered(e
     assert {r.header("x-original-topic") for r in dlq} == {b"ticket.messages.v1"}
     assert dlq[1].header("x-dlq-attempts") == b"5"
     assert dlq[1].value == records[3].value  # the original value is kept
+    assert dlq[1].headers[:len(records[3].headers)] == records[3].headers  # and its headers (content-type too)
+    assert dlq[1].header("content-type") == b"application/protobuf"
+
+
+async def test_integrator_json_and_service_binary_events_are_both_consumed(env):
+    engine, bus, _, uow = env
+    group = f"test.{uuid.uuid4().hex[:6]}"
+    handled: list[tuple[str, str]] = []
+
+    async def handler(message, meta, u):  # noqa: ANN001
+        handled.append((message.message_id, meta.content_type))
+        u.emit(threaded(int(message.message_id[1:]) + 100), key="c1", tenant_id=meta.tenant_id)
+
+    c = consumer(bus, uow, handler, group)
+    from_service = threaded(1)
+    binary = to_record("ticket.messages.v1", from_service, new_meta(from_service, tenant_id="t1", source="t", key="c1"))
+    kcat_meta = new_meta(threaded(2), tenant_id="t1", source="/integrations/acme", key="c1")
+    from_integrator = Record(  # what `kcat ... -H content-type=application/json` sends
+        topic="ticket.messages.v1", key=b"c1",
+        value=b'{"messageId":"m2","conversationId":"c1","inboxId":"i","text":"t2"}',
+        headers=tuple((k, b"application/json" if k == "content-type" else v)
+                      for k, v in to_record("ticket.messages.v1", threaded(2), kcat_meta).headers))
+    before = len(bus.records("ticket.messages.v1"))
+    await c.handle_batch([Record(topic=r.topic, value=r.value, key=r.key, headers=r.headers, partition=0, offset=i)
+                          for i, r in enumerate([binary, from_integrator])])
+    assert handled == [("m1", "application/protobuf"), ("m2", "application/json")]
+    assert bus.records(f"{group}.dlq") == []
+
+    async def relayed() -> bool:
+        return len(bus.records("ticket.messages.v1")) >= before + 2
+
+    await wait_until(relayed)
+    caused = bus.records("ticket.messages.v1")[before:]
+    assert {r.header("content-type") for r in caused} == {b"application/protobuf"}  # JSON in, binary out
+    assert sorted(decode(r)[1].message_id for r in caused) == ["m101", "m102"]
