@@ -13,12 +13,14 @@ from meridian_ticket.handlers import (
     on_delivery_updated,
     on_message_received,
     on_message_translated,
+    prepare_inbound,
     prepare_translations,
 )
 
 SUBSCRIPTIONS = [
     EventSubscription(topics=["ingest.messages.v1"], group="ticket.inbound",
-                      handlers={ingest_messages_v1.MessageReceived: on_message_received}),
+                      handlers={ingest_messages_v1.MessageReceived: on_message_received},
+                      prepare=prepare_inbound),
     EventSubscription(topics=["translation.messages.v1"], group="ticket.translations",
                       handlers={translation_v1.MessageTranslated: on_message_translated},
                       prepare=prepare_translations),

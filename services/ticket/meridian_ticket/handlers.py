@@ -38,6 +38,7 @@ from meridian_ticket.domain.model import (
     MessageStatus,
     Ticket,
 )
+from meridian_ticket.repository import InboundSender
 from meridian_ticket.uow import TicketUow
 
 log = logging.getLogger("meridian.ticket")
@@ -71,9 +72,20 @@ def _emit_conversation_updated(uow: TicketUow, conversation: Conversation, chang
 # ============================================================================ step 2: MessageReceived
 
 
-async def on_message_received(message: ingest_messages_v1.MessageReceived, meta: EventMeta, uow: TicketUow) -> None:
-    """Resolve the contact, thread into the open conversation (or open one with its ticket), store
-    the message (a redelivered external id is ignored) → MessageThreaded."""
+async def prepare_inbound(events: list[tuple[Any, EventMeta]], uow: TicketUow) -> None:
+    """ticket.inbound, once per batch: look up the senders of all its messages in one statement."""
+    senders = []
+    for message, meta in events:
+        if isinstance(message, ingest_messages_v1.MessageReceived):
+            try:
+                senders.append(_inbound_sender(message, meta)[0])
+            except EventInvalid:
+                continue  # the handler rejects the event
+    await uow.prefetch_inbound(senders)
+
+
+def _inbound_sender(message: ingest_messages_v1.MessageReceived, meta: EventMeta
+                    ) -> tuple[InboundSender, contact_rules.SenderInfo, str]:
     tenant_id = _event_uuid(meta.tenant_id, "ce_tenant")
     inbox_id = _event_uuid(message.inbox_id, "inbox_id")
     sender = contact_rules.SenderInfo(id=(message.sender.id or message.thread_id).strip(), name=message.sender.name,
@@ -82,14 +94,21 @@ async def on_message_received(message: ingest_messages_v1.MessageReceived, meta:
         raise EventInvalid("sender.id is required", errors=[{"field": "sender.id", "message": "is required"}])
     channel = message.channel or "unknown"
     email, phone = contact_rules.contact_points(channel, sender)
+    return InboundSender(tenant_id, inbox_id, sender.id, email, phone, message.external_id or None), sender, channel
+
+
+async def on_message_received(message: ingest_messages_v1.MessageReceived, meta: EventMeta, uow: TicketUow) -> None:
+    """Resolve the contact, thread into the open conversation (or open one with its ticket), store
+    the message (a redelivered external id is ignored) → MessageThreaded."""
+    key, sender, channel = _inbound_sender(message, meta)
+    tenant_id, inbox_id, external_id = key.tenant_id, key.inbox_id, key.external_id
     identity = contact_rules.identity_of(channel, inbox_id, sender)
-    external_id = message.external_id or None
     now = uow.clock.now()
 
     conversation: Conversation | None = None
     contact_id: UUID | None = None
-    for _ in range(RESOLVE_ATTEMPTS):
-        lookup = await uow.contacts.lookup_inbound(tenant_id, inbox_id, sender.id, email, phone, external_id)
+    for attempt in range(RESOLVE_ATTEMPTS):
+        lookup = await uow.inbound_lookup(key, fresh=attempt > 0)
         if lookup.duplicate:
             log.info("duplicate inbound message ignored", extra={"event_id": str(meta.id), "inbox_id": str(inbox_id)})
             return
@@ -97,15 +116,17 @@ async def on_message_received(message: ingest_messages_v1.MessageReceived, meta:
                                                    by_phone=lookup.by_phone)
         if resolution.contact_id is None:
             contact = contact_rules.new_contact(uuid7(), tenant_id, channel, sender, now)
+            uow.contacts_changed(tenant_id)
             if not await uow.contacts.add_with_identity(contact, identity):
                 await uow.contacts.discard(tenant_id, contact.id)   # a concurrent first message won: re-resolve
                 continue
             _audit_contact_created(uow, contact, channel, inbox_id)
             contact_id = contact.id
             break
-        if resolution.adds_identity and not await uow.contacts.add_identity(tenant_id, resolution.contact_id,
-                                                                            identity, now):
-            continue
+        if resolution.adds_identity:
+            uow.contacts_changed(tenant_id)
+            if not await uow.contacts.add_identity(tenant_id, resolution.contact_id, identity, now):
+                continue
         contact_id = resolution.contact_id
         conversation = lookup.open_conversation(contact_id)
         break
@@ -113,6 +134,7 @@ async def on_message_received(message: ingest_messages_v1.MessageReceived, meta:
         raise RuntimeError("contact resolution did not settle")  # retried by the consumer
 
     if conversation_rules.needs_new_conversation(conversation):
+        uow.contacts_changed(tenant_id)
         conversation = await _open_conversation(uow, tenant_id, inbox_id, contact_id, channel, now)
     assert conversation is not None
     stored = message_rules.inbound_message(uuid7(), conversation, message.text, external_id, now)

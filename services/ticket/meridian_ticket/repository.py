@@ -17,6 +17,7 @@ from uuid import UUID
 from meridian.db.bulk import bind_arrays, unnest_rows
 from sqlalchemy import (
     DateTime,
+    Integer,
     Text,
     and_,
     bindparam,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     null,
     select,
     true,
@@ -126,44 +128,73 @@ class InboundLookup:
         return self.open_conversations.get(contact_id)
 
 
+@dataclass(frozen=True, slots=True)
+class InboundSender:
+    """Who sent an inbound message, as ``lookup_inbound`` matches it."""
+
+    tenant_id: UUID
+    inbox_id: UUID
+    sender_id: str
+    email: str | None
+    phone: str | None
+    external_id: str | None
+
+
+_senders = select(unnest_rows(
+    "senders", ("idx", Integer), ("tenant_id", PG_UUID(as_uuid=True)), ("inbox_id", PG_UUID(as_uuid=True)),
+    ("sender_id", Text), ("email", Text), ("phone", Text), ("external_id", Text))).cte("senders")
+
+
+def _candidates(rank: int, contact_id: Any, *where: Any) -> Any:
+    return select(_senders.c.idx, _senders.c.tenant_id, _senders.c.inbox_id, literal_column(str(rank)).label("rank"),
+                  contact_id.label("contact_id")).where(*where)
+
+
+# rank 0: the external id is stored already (a duplicate); 1: identity; 2: e-mail; 3: phone (NULL never matches)
+_candidate = union_all(
+    _candidates(0, cast(null(), PG_UUID(as_uuid=True)), exists().where(
+        messages.c.tenant_id == _senders.c.tenant_id, messages.c.inbox_id == _senders.c.inbox_id,
+        messages.c.external_id == _senders.c.external_id)),
+    _candidates(1, ci.c.contact_id, ci.c.tenant_id == _senders.c.tenant_id, ci.c.inbox_id == _senders.c.inbox_id,
+                ci.c.external_id == _senders.c.sender_id),
+    _candidates(2, contacts.c.id, contacts.c.tenant_id == _senders.c.tenant_id, contacts.c.email == _senders.c.email),
+    _candidates(3, contacts.c.id, contacts.c.tenant_id == _senders.c.tenant_id, contacts.c.phone == _senders.c.phone),
+).subquery("cand")
+_LOOKUP_INBOUND = select(_candidate.c.idx, _candidate.c.rank, _candidate.c.contact_id,
+                         *_prefixed(conversations, "conv_")).select_from(
+    _candidate.outerjoin(conversations, and_(
+        conversations.c.tenant_id == _candidate.c.tenant_id, conversations.c.inbox_id == _candidate.c.inbox_id,
+        conversations.c.contact_id == _candidate.c.contact_id,
+        conversations.c.status == ConversationStatus.OPEN.value)))
+
+
 class ContactRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
-    async def lookup_inbound(self, tenant_id: UUID, inbox_id: UUID, sender_id: str, email: str | None,
-                             phone: str | None, external_id: str | None) -> InboundLookup:
-        """One round trip: is the message a duplicate, which contacts match the sender's identity,
-        e-mail and phone, and the open conversation of each on this inbox."""
-        uuid_t = PG_UUID(as_uuid=True)
-        parts = [select(literal(1).label("rank"), ci.c.contact_id.label("contact_id")).where(
-            ci.c.tenant_id == tenant_id, ci.c.inbox_id == inbox_id, ci.c.external_id == sender_id)]
-        if external_id:
-            parts.append(select(literal(0), cast(null(), uuid_t)).where(exists().where(
-                messages.c.tenant_id == tenant_id, messages.c.inbox_id == inbox_id,
-                messages.c.external_id == external_id)))
-        if email:
-            parts.append(select(literal(2), contacts.c.id).where(contacts.c.tenant_id == tenant_id,
-                                                                  contacts.c.email == email))
-        if phone:
-            parts.append(select(literal(3), contacts.c.id).where(contacts.c.tenant_id == tenant_id,
-                                                                  contacts.c.phone == phone))
-        cand = (union_all(*parts) if len(parts) > 1 else parts[0]).subquery("cand")
-        query = select(cand.c.rank, cand.c.contact_id, *_prefixed(conversations, "conv_")).select_from(
-            cand.outerjoin(conversations, and_(
-                conversations.c.tenant_id == tenant_id, conversations.c.inbox_id == inbox_id,
-                conversations.c.contact_id == cand.c.contact_id,
-                conversations.c.status == ConversationStatus.OPEN.value)))
-        rows = (await self.conn.execute(query)).all()
-        found: dict[int, UUID] = {}
-        open_conversations: dict[UUID, Conversation] = {}
-        for row in rows:
+    async def lookup_inbound(self, senders: Sequence[InboundSender]) -> list[InboundLookup]:
+        """One round trip for a batch of inbound messages: for each, is it a duplicate, which
+        contacts match its sender's identity, e-mail and phone, and the open conversation of each on
+        its inbox. Results are in the order of ``senders``."""
+        if not senders:
+            return []
+        arrays = bind_arrays("senders", idx=list(range(len(senders))), tenant_id=[s.tenant_id for s in senders],
+                             inbox_id=[s.inbox_id for s in senders], sender_id=[s.sender_id for s in senders],
+                             email=[s.email for s in senders], phone=[s.phone for s in senders],
+                             external_id=[s.external_id for s in senders])
+        found: list[dict[int, UUID]] = [{} for _ in senders]
+        duplicate: set[int] = set()
+        open_conversations: list[dict[UUID, Conversation]] = [{} for _ in senders]
+        for row in (await self.conn.execute(_LOOKUP_INBOUND, arrays)).all():
             if row.rank == 0:
-                return InboundLookup(duplicate=True)
-            found.setdefault(row.rank, row.contact_id)
+                duplicate.add(row.idx)
+                continue
+            found[row.idx].setdefault(row.rank, row.contact_id)
             if row.conv_id is not None:
-                open_conversations[row.contact_id] = _conversation(row, "conv_")
-        return InboundLookup(by_identity=found.get(1), by_email=found.get(2), by_phone=found.get(3),
-                             open_conversations=open_conversations)
+                open_conversations[row.idx][row.contact_id] = _conversation(row, "conv_")
+        return [InboundLookup(duplicate=True) if i in duplicate else
+                InboundLookup(by_identity=found[i].get(1), by_email=found[i].get(2), by_phone=found[i].get(3),
+                              open_conversations=open_conversations[i]) for i in range(len(senders))]
 
     async def add_with_identity(self, contact: Contact, identity: Identity) -> bool:
         """Insert a contact and its first identity in one statement; False when either already

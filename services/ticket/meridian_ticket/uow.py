@@ -1,5 +1,9 @@
 """TicketUow: ticket's repositories on one transaction, and what a consumer batch shares in it.
 
+A batch of MessageReceived events looks up all its senders in one statement (``prefetch_inbound``);
+a handler uses its sender's answer unless an earlier event of the transaction changed the tenant's
+contacts or conversations (then it looks up again).
+
 A batch of MessageTranslated events sets its messages' languages in one statement
 (``detect_languages``, run before the handlers); each handler then takes its message's result with
 ``detection``. Because that statement read the database once for the whole batch, the handlers
@@ -21,6 +25,8 @@ from meridian_ticket.repository import (
     ContactRepository,
     ConversationRepository,
     Detection,
+    InboundLookup,
+    InboundSender,
     MessageRepository,
     TicketRepository,
 )
@@ -40,6 +46,27 @@ class TicketUow(SqlUnitOfWork):
         self._detections: dict[tuple[UUID, UUID], Detection | None] = {}
         self._newest_detected: dict[UUID, tuple[datetime, UUID]] = {}
         self._saved_conversations: dict[UUID, Conversation] = {}
+        self._inbound: dict[InboundSender, InboundLookup] = {}
+        self._contacts_changed: set[UUID] = set()
+
+    async def prefetch_inbound(self, senders: Sequence[InboundSender]) -> None:
+        """Look up a batch's senders in one statement (see ``inbound_lookup``)."""
+        todo = list(dict.fromkeys(senders))
+        self._inbound.update(zip(todo, await self.contacts.lookup_inbound(todo), strict=True))
+
+    async def inbound_lookup(self, sender: InboundSender, *, fresh: bool = False) -> InboundLookup:
+        """What the database knows of this sender: the batch's prefetched answer while it still
+        holds, i.e. once, and only if no contact, identity or conversation of the tenant changed in
+        this transaction since; else (or when ``fresh``) a new lookup."""
+        lookup = self._inbound.pop(sender, None)
+        if lookup is None or fresh or sender.tenant_id in self._contacts_changed:
+            [lookup] = await self.contacts.lookup_inbound([sender])
+        return lookup
+
+    def contacts_changed(self, tenant_id: UUID) -> None:
+        """A handler is about to add a contact, an identity or a conversation of this tenant: the
+        batch's prefetched lookups of the tenant no longer hold."""
+        self._contacts_changed.add(tenant_id)
 
     async def detect_languages(self, detections: Sequence[tuple[UUID, UUID, str]]) -> None:
         """Set the languages of these (tenant_id, message_id, language) in one statement; the first

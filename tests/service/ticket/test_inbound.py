@@ -97,6 +97,43 @@ async def test_two_first_messages_in_one_batch_make_one_contact_and_one_conversa
     assert [a.action for _, a in events(ticket, AUDIT, tenant=tenant)].count("contact.created") == 1
 
 
+async def test_a_mixed_batch_resolves_each_message_as_if_handled_alone(ticket):
+    """One batch: known senders of two tenants, a duplicate, a sender new in the batch writing twice,
+    and a second sender matching that new contact by e-mail; the batch's one lookup must not be
+    trusted once an earlier event of it changed the tenant's contacts."""
+    await ticket.reset()
+    tenant, other, inbox, inbox2 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await receive(ticket, tenant, received(inbox, sender_id="known", external_id="k-1"))
+    await receive(ticket, other, received(inbox, sender_id="known", external_id="k-1"))
+    before = {m.conversation_id for _, m in events(ticket, MESSAGES, messages_v1.MessageThreaded)}
+
+    batch = [(tenant, received(inbox, sender_id="known", external_id="k-2", text="again")),
+             (tenant, received(inbox, sender_id="known", external_id="k-1", text="stored before")),
+             (tenant, received(inbox, sender_id="known", external_id="k-2", text="redelivered")),
+             (tenant, received(inbox, sender_id="fresh", external_id="f-1", email="fresh@x.io", text="f1")),
+             (tenant, received(inbox, sender_id="fresh", external_id="f-2", email="fresh@x.io", text="f2")),
+             (tenant, received(inbox2, sender_id="web-3", external_id="w-1", email="FRESH@x.io", text="w1")),
+             (other, received(inbox, sender_id="known", external_id="k-2", text="other tenant"))]
+    await ticket.bus.publish([to_record("ingest.messages.v1", m, new_meta(m, tenant_id=str(t), source="test",
+                                                                           key=f"{m.inbox_id}:{m.thread_id}"))
+                              for t, m in batch])
+    await ticket.drained()
+
+    # partitions (by inbox and sender) may interleave, so compare by text, not by position
+    conversation_of = {m.text: m.conversation_id for _, m in events(ticket, MESSAGES, messages_v1.MessageThreaded,
+                                                                    tenant)}
+    assert sorted(conversation_of) == sorted(["Hola, ¿dónde está mi pedido?", "again", "f1", "f2", "w1"])
+    assert conversation_of["again"] in before                          # the known sender's conversation
+    assert conversation_of["f1"] == conversation_of["f2"]              # the new sender: one conversation
+    assert conversation_of["w1"] not in (conversation_of["f1"], *before)   # its own, on the second inbox
+    contacts = (await get_json(ticket, tenant, "/api/v1/contacts"))["items"]
+    assert len(contacts) == 2                                          # known + fresh (web-3 is fresh too)
+    [fresh] = [c for c in contacts if c["email"] == "fresh@x.io"]
+    assert sorted(i["external_id"] for i in fresh["identities"]) == ["fresh", "web-3"]
+    [(_, other_msg)] = events(ticket, MESSAGES, messages_v1.MessageThreaded, other)[1:]
+    assert other_msg.text == "other tenant" and other_msg.conversation_id in before
+
+
 async def test_same_email_on_a_second_inbox_is_the_same_contact(ticket):
     await ticket.reset()
     tenant, shop, mail = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
