@@ -123,7 +123,7 @@ class SqlUnitOfWork:
                     "payload": encode_value(message, meta.content_type),
                 }
             )
-        await self.conn.execute(insert(self._outbox), rows)
+        await self.conn.execute(_insert_statement(self._outbox), rows)
         self._pending = []
 
     async def commit(self) -> None:
@@ -146,6 +146,11 @@ def _claim_many_statement(processed: Table):  # noqa: ANN202 - a SQLAlchemy Inse
         .on_conflict_do_nothing()
         .returning(processed.c.event_id)
     )
+
+
+@functools.cache
+def _insert_statement(table: Table):  # noqa: ANN202 - a SQLAlchemy Insert
+    return insert(table)
 
 
 def _fields(meta: EventMeta) -> dict[str, Any]:

@@ -401,6 +401,17 @@ _SET_DETECTED_LANGUAGES = select(
 ).select_from(_detected.join(conversations, conversations.c.id == _detected.c.conversation_id))
 
 
+# bind names prefixed: the outer UPDATE would take a parameter named like a conversations column as a SET value
+_new_message = insert(messages).values({c.name: bindparam("m_" + c.name, type_=c.type) for c in messages.c}
+                                       ).on_conflict_do_nothing().returning(messages.c.conversation_id,
+                                                                            messages.c.created_at).cte("new_message")
+_ADD_MESSAGE = update(conversations).where(conversations.c.id == _new_message.c.conversation_id).values(
+    last_message_at=func.greatest(func.coalesce(conversations.c.last_message_at, _new_message.c.created_at),
+                                  _new_message.c.created_at),
+    updated_at=func.greatest(conversations.c.updated_at, _new_message.c.created_at),
+).returning(conversations.c.id)
+
+
 class MessageRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
@@ -408,14 +419,8 @@ class MessageRepository:
     async def add(self, message: Message) -> bool:
         """Insert a message and bump its conversation's last_message_at in one statement; False when
         a message with the same (tenant, inbox, external_id) exists (a redelivered inbound message)."""
-        m = insert(messages).values(**_message_values(message)).on_conflict_do_nothing().returning(
-            messages.c.conversation_id, messages.c.created_at).cte("new_message")
-        stmt = update(conversations).where(conversations.c.id == m.c.conversation_id).values(
-            last_message_at=func.greatest(func.coalesce(conversations.c.last_message_at, m.c.created_at),
-                                          m.c.created_at),
-            updated_at=func.greatest(conversations.c.updated_at, m.c.created_at),
-        ).returning(conversations.c.id)
-        return (await self.conn.execute(stmt)).first() is not None
+        values = {"m_" + name: value for name, value in _message_values(message).items()}
+        return (await self.conn.execute(_ADD_MESSAGE, values)).first() is not None
 
     async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None:
         row = (await self.conn.execute(select(messages).where(
