@@ -11,9 +11,8 @@ from uuid import UUID
 
 from google.protobuf.message import Message
 from sqlalchemy import Table, Text, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from meridian.events.envelope import EventMeta, encode_value, new_meta, to_headers

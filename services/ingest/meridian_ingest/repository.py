@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from meridian.db.bulk import bind_arrays, unnest_rows
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -15,6 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from meridian_ingest.domain.delivery import NextStep
 from meridian_ingest.domain.model import Delivery, DeliveryStatus, Inbox
 from meridian_ingest.tables import deliveries, inbound_messages, inboxes
+
+# one SQL text whatever the number of webhooks a group commit holds (compiled and prepared once)
+_accepted = unnest_rows("accepted", *((c.name, c.type) for c in inbound_messages.c))
+_ADD_INBOUND = insert(inbound_messages).from_select(
+    [c.name for c in inbound_messages.c], select(*(_accepted.c[c.name] for c in inbound_messages.c)),
+).on_conflict_do_nothing().returning(inbound_messages.c.inbox_id, inbound_messages.c.external_id)
 
 
 def _inbox(row: Any) -> Inbox:
@@ -77,9 +84,9 @@ class InboundRepository:
         returns the keys that were new."""
         if not rows:
             return set()
-        result = await self.conn.execute(
-            insert(inbound_messages).values(list(rows)).on_conflict_do_nothing()
-            .returning(inbound_messages.c.inbox_id, inbound_messages.c.external_id))
+        result = await self.conn.execute(_ADD_INBOUND, bind_arrays(
+            "accepted", **{name: [row[name] for row in rows] for name in ("inbox_id", "external_id", "tenant_id",
+                                                                          "received_at")}))
         return {(r.inbox_id, r.external_id) for r in result}
 
 

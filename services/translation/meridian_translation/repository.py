@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meridian_translation.tables import detections
 
-
 # built once: building a statement costs more CPU than running it (one per inbound message)
 _ADD_DETECTION = insert(detections).values({c.name: bindparam(c.name, type_=c.type) for c in detections.c}
                                            ).on_conflict_do_nothing(index_elements=[detections.c.message_id])
