@@ -14,6 +14,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 from opentelemetry.trace import Span, SpanKind
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
@@ -42,9 +43,15 @@ class JsonFormatter(logging.Formatter):
 
 
 def setup(service: str, *, level: str = "INFO", fmt: str = "json") -> None:
-    """Install the tracer provider (once per process) and the log format."""
+    """Install the tracer provider (once per process) and the log format.
+
+    Meridian exports no spans itself, so its own provider records none (ALWAYS_OFF): a span still
+    gets its ids, which continue the caller's trace, ride in every event's ``traceparent`` and appear
+    in the logs, at a fraction of a recorded span's cost. A provider installed before (e.g. by
+    ``opentelemetry-instrument`` with an exporter) is kept, with its own sampling."""
     if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        trace.set_tracer_provider(TracerProvider(resource=Resource.create({"service.name": service})))
+        trace.set_tracer_provider(TracerProvider(resource=Resource.create({"service.name": service}),
+                                                 sampler=ALWAYS_OFF))
     root = logging.getLogger()
     root.setLevel(level.upper())
     if not any(getattr(h, "_meridian", False) for h in root.handlers):

@@ -18,8 +18,18 @@ def test_a_consumer_span_continues_the_publishers_trace():
         header = current_traceparent()
     assert header.startswith("00-") and format(parent.trace_id, "032x") in header
     with span_from(header, "process ticket.messages.v1") as span:
-        assert span.get_span_context().trace_id == parent.trace_id
-        assert span.parent.span_id == parent.span_id
+        ctx = span.get_span_context()
+        assert ctx.trace_id == parent.trace_id and ctx.span_id != parent.span_id
+        assert format(parent.trace_id, "032x") in current_traceparent()   # and goes on to the next event
+
+
+def test_spans_carry_ids_without_being_recorded():
+    """Nothing exports spans, so none is recorded; a new trace still gets real ids."""
+    telemetry.setup("test", fmt="json")
+    with span_from("", "process ticket.messages.v1") as span:
+        ctx = span.get_span_context()
+        assert not span.is_recording()
+        assert ctx.is_valid and ctx.trace_id != 0
 
 
 def test_json_logs_carry_trace_id_and_extra_ids():
