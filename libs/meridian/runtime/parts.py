@@ -25,6 +25,9 @@ class Infra:
     # service name -> client of that service's internal HTTP API (ASGI in-process when embedded);
     # filled by the runtime once every service is built, read at request time by the gateway.
     service_clients: dict[str, httpx.AsyncClient] = field(default_factory=dict)
+    # service name -> that service's ASGI app, for services running in this process (embedded):
+    # the gateway forwards to them by calling the app directly (no HTTP client in between)
+    service_apps: dict[str, Any] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -60,7 +60,7 @@ def build(infra: Infra, settings: GatewaySettings | None = None) -> ServiceParts
     state = GatewayState(
         settings=settings,
         auth=ApiKeyAuthenticator(lookup, ttl=settings.auth_cache_ttl, size=settings.auth_cache_size),
-        forwarder=Forwarder(infra.service_clients, platform.internal_token),
+        forwarder=Forwarder(infra.service_clients, platform.internal_token, infra.service_apps),
         idempotency=IdempotencyStore(kit, ttl=settings.idempotency_ttl,
                                      in_flight_timeout=settings.idempotency_in_flight_timeout),
         fanout=fanout,

@@ -1,13 +1,18 @@
 """Forward public requests to the owning service's internal HTTP API.
 
-Lean on purpose (the webhook path carries the platform's throughput): the shared client of the owner
-(read from ``infra.service_clients`` at request time), the body bytes as received, no JSON parsing.
+Lean on purpose (the webhook path carries the platform's throughput): the body bytes as received, no
+JSON parsing. An owner running in this process (embedded mode: ``infra.service_apps``) is called as
+an ASGI app directly; any other through its shared HTTP client (``infra.service_clients``). Both are
+read at request time: the runtime fills them after every service is built.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
+from typing import Any
+from urllib.parse import unquote
 
 import httpx
 from meridian.http.tenancy import ACTOR_HEADER, INTERNAL_TOKEN_HEADER, TENANT_HEADER
@@ -80,8 +85,10 @@ async def read_limited(request: Request, limit: int) -> bytes:
 
 
 class Forwarder:
-    def __init__(self, clients: Mapping[str, httpx.AsyncClient], internal_token: str | None) -> None:
-        self._clients = clients  # the runtime's dict: filled after build, read per request
+    def __init__(self, clients: Mapping[str, httpx.AsyncClient], internal_token: str | None,
+                 apps: Mapping[str, Any] | None = None) -> None:
+        self._clients = clients  # the runtime's dicts: filled after build, read per request
+        self._apps = apps if apps is not None else {}
         self.internal_token = internal_token
 
     def client(self, service: str) -> httpx.AsyncClient:
@@ -92,18 +99,24 @@ class Forwarder:
 
     async def send(self, service: str, method: str, target: str, headers: RawHeaders,
                    body: bytes) -> Response:
-        client = self.client(service)
+        app = self._apps.get(service)
         try:
-            upstream = await client.request(method, target, content=body or None, headers=headers)
+            if app is not None:
+                status, upstream_headers, content = await call_asgi(app, service, method, target, headers, body)
+            else:
+                upstream = await self.client(service).request(method, target, content=body or None, headers=headers)
+                status, upstream_headers, content = upstream.status_code, upstream.headers, upstream.content
+        except OwnerUnavailable:
+            raise
         except httpx.TransportError as exc:
             log.warning("owner unreachable", extra={"service": service, "error": type(exc).__name__})
             raise OwnerUnavailable(f"service {service} is unavailable") from exc
         except Exception as exc:  # an in-process (ASGI) owner that crashed
             log.exception("owner failed", extra={"service": service})
             raise OwnerUnavailable(f"service {service} failed") from exc
-        out = {k: v for k in PASSED_BACK if (v := upstream.headers.get(k)) is not None}
-        response = Response(content=upstream.content, status_code=upstream.status_code, headers=out)
-        content_type = upstream.headers.get("content-type")
+        out = {k: v for k in PASSED_BACK if (v := upstream_headers.get(k)) is not None}
+        response = Response(content=content, status_code=status, headers=out)
+        content_type = upstream_headers.get("content-type")
         if content_type is not None:
             response.headers["content-type"] = content_type
         return response
@@ -119,3 +132,49 @@ class Forwarder:
     @staticmethod
     def traceparent() -> str:
         return current_traceparent()
+
+
+async def call_asgi(app: Any, service: str, method: str, target: str, headers: RawHeaders, body: bytes
+                    ) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP request to an ASGI app in this process: (status, headers with lower-case names, body).
+    An exception of the app propagates (as over HTTP it would be a 500 from its error handler)."""
+    path, _, query = target.partition("?")
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
+        "path": unquote(path), "raw_path": path.encode("latin-1"), "query_string": query.encode("latin-1"),
+        "root_path": "", "client": ("127.0.0.1", 0), "server": (service, 80),
+        "headers": [(b"host", service.encode()), (b"content-length", str(len(body)).encode()),
+                    *((name.lower(), value) for name, value in headers)],
+    }
+    done = asyncio.Event()
+    request_sent = False
+    status = 500
+    response_headers: dict[str, str] = {}
+    chunks: list[bytes] = []
+
+    async def receive() -> dict[str, Any]:
+        nonlocal request_sent
+        if not request_sent:
+            request_sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await done.wait()                    # the response is complete: the client "disconnects"
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+            for raw_name, raw_value in message.get("headers", []):
+                name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+                # a repeated header is joined with ", ", as an HTTP client's headers.get() does
+                response_headers[name] = f"{response_headers[name]}, {value}" if name in response_headers else value
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                done.set()
+
+    try:
+        await app(scope, receive, send)
+    finally:
+        done.set()
+    return status, response_headers, b"".join(chunks)

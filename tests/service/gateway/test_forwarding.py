@@ -1,7 +1,22 @@
+"""Forwarding, both ways the gateway reaches an owner: over HTTP (distributed) and by calling the
+owner's ASGI app in the same process (embedded)."""
+
 import base64
 import uuid
 
+import pytest
+
 from tests.service.gateway.support import INTERNAL, bearer, create_tenant
+
+
+@pytest.fixture(autouse=True, params=["http", "in-process"])
+def reach(request, gateway, owners):
+    """Every test here runs twice: owners behind HTTP clients, then as in-process ASGI apps."""
+    apps = gateway.infra.service_apps
+    if request.param == "in-process":
+        apps.update({name: owner.app for name, owner in owners.items()})
+    yield request.param
+    apps.clear()
 
 
 def headers_of(echo: dict) -> dict[str, list[str]]:
