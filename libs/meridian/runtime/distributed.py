@@ -24,6 +24,7 @@ import httpx
 import uvicorn
 
 from meridian.bus.kafka import KafkaBus
+from meridian.runtime import heap
 from meridian.runtime.banner import announce
 from meridian.runtime.parts import Infra
 from meridian.runtime.platform import LocalServices
@@ -54,6 +55,7 @@ async def serve(platform: PlatformSettings, name: str) -> None:
             for svc, url in platform.service_urls.items()
         })
     await services.start()
+    heap.settle()
     parts = services.parts[name]
     try:
         config = uvicorn.Config(parts.app, host=platform.host, port=platform.port, log_config=None, lifespan="off",

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlparse
 import uvicorn
 
 from meridian.bus.memory import MemoryBus
+from meridian.runtime import heap
 from meridian.runtime.banner import announce
 from meridian.runtime.parts import Infra
 from meridian.runtime.platform import LocalServices
@@ -73,6 +74,7 @@ class EmbeddedPlatform:
 async def run(platform: PlatformSettings) -> None:
     embedded = EmbeddedPlatform(platform)
     await embedded.start()
+    heap.settle()
     try:
         config = uvicorn.Config(embedded.gateway_app, host=platform.host, port=platform.port, log_config=None,
                                 lifespan="off", access_log=False)
