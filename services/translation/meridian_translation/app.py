@@ -8,7 +8,7 @@ from meridian.runtime.parts import Infra, ServiceParts
 from meridian.service import ServiceKit
 
 from meridian_translation.api import languages
-from meridian_translation.consumers import PrefetchingConsumer, subscriptions
+from meridian_translation.consumers import subscriptions
 from meridian_translation.detector import LanguageDetector
 from meridian_translation.domain.detection import DetectionPolicy
 from meridian_translation.settings import TranslationSettings
@@ -30,7 +30,4 @@ def build(infra: Infra, settings: TranslationSettings | None = None) -> ServiceP
     app.state.translation_settings = settings
     app.state.detector = detector
     app.include_router(languages.router, prefix="/api/v1")
-    parts = kit.parts(app)
-    parts.consumers = [PrefetchingConsumer(sub, kit.bus, kit.uow, detector=detector)
-                       for sub in subscriptions(detector)]
-    return parts
+    return kit.parts(app, subscriptions(detector))

@@ -8,7 +8,7 @@ Memory: the language models are loaded on the first detection, not at import or 
 
 CPU: detection runs in a worker thread (``asyncio.to_thread``) so it never stalls the event loop,
 and a consumer batch is detected with one ``compute_language_confidence_values_in_parallel`` call
-(``prefetch``) whose results the per-event handlers then read.
+(``detect_many``, from the subscription's prepare step) whose results the per-event handlers read.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ class LanguageDetector:
         self.accuracy = accuracy
         self._detector: Any = None
         self._lock = threading.Lock()
-        self._prefetched: dict[str, Detection] = {}
 
     @property
     def loaded(self) -> bool:
@@ -81,17 +80,5 @@ class LanguageDetector:
         return await asyncio.to_thread(self.detect_many_sync, list(texts))
 
     async def detect(self, text: str) -> Detection:
-        found = self._prefetched.get(text)
-        if found is not None:
-            return found
         [result] = await self.detect_many([text])
         return result
-
-    async def prefetch(self, texts: Sequence[str]) -> None:
-        """Detect a consumer batch in one go; ``detect`` then answers from these results."""
-        distinct = list(dict.fromkeys(t for t in texts if t not in self._prefetched))
-        for text, result in zip(distinct, await self.detect_many(distinct), strict=True):
-            self._prefetched[text] = result
-
-    def forget(self) -> None:
-        self._prefetched.clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 from uuid import UUID
 
 from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
@@ -26,13 +27,20 @@ def _uuid(value: str, field: str) -> UUID:
                                   errors=[{"field": field, "message": "must be a UUID"}]) from None
 
 
+async def prepare_detections(events: list[tuple[Any, EventMeta]], uow: TranslationUow, *,
+                             detector: LanguageDetector) -> None:
+    """translation.detect, once per batch: detect every text in one parallel detector call."""
+    texts = list(dict.fromkeys(m.text for m, _ in events if isinstance(m, messages_v1.MessageThreaded)))
+    uow.detected_ahead.update(zip(texts, await detector.detect_many(texts), strict=True))
+
+
 async def on_message_threaded(message: messages_v1.MessageThreaded, meta: EventMeta, uow: TranslationUow, *,
                               detector: LanguageDetector) -> None:
     """Detect the language of an inbound message once (per message id) → MessageTranslated."""
     tenant_id = _uuid(meta.tenant_id, "ce_tenant")
     message_id = _uuid(message.message_id, "message_id")
     conversation_id = _uuid(message.conversation_id, "conversation_id")
-    detection = await detector.detect(message.text)
+    detection = uow.detected_ahead.get(message.text) or await detector.detect(message.text)
     if not await uow.detections.add(uuid7(), tenant_id, message_id, conversation_id, detection.language,
                                     detection.confidence, uow.clock.now()):
         log.info("message already detected", extra={"message_id": message.message_id, "event_id": str(meta.id)})

@@ -1,10 +1,12 @@
-"""TranslationUow: translation's repositories on one transaction."""
+"""TranslationUow: translation's repositories on one transaction, and the languages a consumer
+batch detected ahead of its handlers (``detected_ahead``, by text)."""
 
 from __future__ import annotations
 
 from meridian.db.uow import SqlUnitOfWork
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from meridian_translation.domain.detection import Detection
 from meridian_translation.repository import DetectionRepository
 
 
@@ -13,3 +15,4 @@ class TranslationUow(SqlUnitOfWork):
 
     def bind(self, conn: AsyncConnection) -> None:
         self.detections = DetectionRepository(conn)
+        self.detected_ahead: dict[str, Detection] = {}

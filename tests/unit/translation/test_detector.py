@@ -32,9 +32,6 @@ def test_batch_detection(detector):
     assert all(0 <= r.confidence <= 1 for r in results)
 
 
-async def test_prefetched_results_are_used_then_forgotten(detector):
-    await detector.prefetch(["Bonjour, où est ma commande ?"])
-    assert "Bonjour, où est ma commande ?" in detector._prefetched
+async def test_one_text_is_detected_like_a_batch_of_one(detector):
     assert (await detector.detect("Bonjour, où est ma commande ?")).language == "fr"
-    detector.forget()
-    assert detector._prefetched == {}
+    assert (await detector.detect_many(["Bonjour, où est ma commande ?"]))[0].language == "fr"
