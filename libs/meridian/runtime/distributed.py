@@ -20,7 +20,6 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
 import uvicorn
 
 from meridian.bus.kafka import KafkaBus
@@ -49,11 +48,7 @@ async def serve(platform: PlatformSettings, name: str) -> None:
     infra = Infra(platform=platform, bus=bus)
     services = LocalServices(infra, [name])
     if name == "gateway":
-        infra.service_clients.update({
-            svc: httpx.AsyncClient(base_url=url, timeout=30,
-                                   limits=httpx.Limits(max_connections=200, max_keepalive_connections=100))
-            for svc, url in platform.service_urls.items()
-        })
+        infra.service_urls.update(platform.service_urls)
     await services.start()
     heap.settle()
     parts = services.parts[name]

@@ -55,7 +55,6 @@ class EmbeddedPlatform:
         self.platform = platform
         infra = Infra(platform=platform, bus=MemoryBus(partitions=platform.kafka_partitions, retention=10_000))
         self.services = LocalServices(infra, SERVICE_NAMES)
-        infra.service_clients.update(self.services.in_process_clients())
         infra.service_apps.update({name: parts.app for name, parts in self.services.parts.items()})
         await self.services.start()
 

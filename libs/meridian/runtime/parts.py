@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from fastapi import FastAPI
 
 from meridian.bus.base import Bus
@@ -22,12 +21,11 @@ class Infra:
     platform: PlatformSettings
     bus: Bus
     clock: Clock = field(default_factory=Clock)
-    # service name -> client of that service's internal HTTP API (ASGI in-process when embedded);
-    # filled by the runtime once every service is built, read at request time by the gateway.
-    service_clients: dict[str, httpx.AsyncClient] = field(default_factory=dict)
-    # service name -> that service's ASGI app, for services running in this process (embedded):
-    # the gateway forwards to them by calling the app directly (no HTTP client in between)
+    # How the gateway reaches the other services' internal HTTP APIs; filled by the runtime once
+    # every service is built, read at request time. service name -> its ASGI app when it runs in
+    # this process (embedded: called directly), else -> its base URL (distributed).
     service_apps: dict[str, Any] = field(default_factory=dict)
+    service_urls: dict[str, str] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
 
 

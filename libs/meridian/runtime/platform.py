@@ -11,8 +11,6 @@ import logging
 from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 
-import httpx
-
 from meridian.runtime.parts import Infra, ServiceParts
 from meridian.settings import SERVICE_NAMES
 
@@ -41,12 +39,6 @@ class LocalServices:
         self.parts: dict[str, ServiceParts] = {name: builders[name](infra) for name in names}
         self._tasks: list[asyncio.Task] = []
 
-    def in_process_clients(self) -> dict[str, httpx.AsyncClient]:
-        return {
-            name: httpx.AsyncClient(transport=httpx.ASGITransport(app=p.app), base_url=f"http://{name}", timeout=30)
-            for name, p in self.parts.items()
-        }
-
     async def start(self) -> None:
         for name, parts in self.parts.items():
             if parts.migrate:
@@ -65,8 +57,6 @@ class LocalServices:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self.infra.bus.stop()
-        for client in self.infra.service_clients.values():
-            await client.aclose()
         for parts in self.parts.values():
             if parts.close:
                 await parts.close()

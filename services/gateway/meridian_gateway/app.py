@@ -60,7 +60,7 @@ def build(infra: Infra, settings: GatewaySettings | None = None) -> ServiceParts
     state = GatewayState(
         settings=settings,
         auth=ApiKeyAuthenticator(lookup, ttl=settings.auth_cache_ttl, size=settings.auth_cache_size),
-        forwarder=Forwarder(infra.service_clients, platform.internal_token, infra.service_apps),
+        forwarder=Forwarder(infra.service_apps, infra.service_urls, platform.internal_token),
         idempotency=IdempotencyStore(kit, ttl=settings.idempotency_ttl,
                                      in_flight_timeout=settings.idempotency_in_flight_timeout),
         fanout=fanout,
@@ -83,7 +83,7 @@ def build(infra: Infra, settings: GatewaySettings | None = None) -> ServiceParts
         return problem(exc.status, exc.title, exc.detail, type_=exc.type,
                        headers={"WWW-Authenticate": 'Bearer realm="meridian"'})
 
-    merger = OpenApiMerger(app.openapi, infra.service_clients, forwarded_services(), timeout=settings.openapi_timeout)
+    merger = OpenApiMerger(app.openapi, state.forwarder, forwarded_services(), timeout=settings.openapi_timeout)
 
     @app.get("/openapi.json", include_in_schema=False)
     async def openapi_document() -> Response:
@@ -121,6 +121,7 @@ def build(infra: Infra, settings: GatewaySettings | None = None) -> ServiceParts
 
     async def close() -> None:
         await fanout.close()
+        await state.forwarder.close()
         if engine_close is not None:
             await engine_close()
 

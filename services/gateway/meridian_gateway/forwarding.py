@@ -2,8 +2,10 @@
 
 Lean on purpose (the webhook path carries the platform's throughput): the body bytes as received, no
 JSON parsing. An owner running in this process (embedded mode: ``infra.service_apps``) is called as
-an ASGI app directly; any other through its shared HTTP client (``infra.service_clients``). Both are
-read at request time: the runtime fills them after every service is built.
+an ASGI app directly; any other over HTTP at its base URL (``infra.service_urls``), through one
+pooled aiohttp session (httpx's connection pool rescans every connection, with a poll() each, for
+every request: at 64 concurrent webhooks that was most of the gateway's CPU). Both maps are read at
+request time: the runtime fills them after every service is built.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
-import httpx
+import aiohttp
 from meridian.http.tenancy import ACTOR_HEADER, INTERNAL_TOKEN_HEADER, TENANT_HEADER
 from meridian.telemetry import current_traceparent
 from starlette.requests import Request
 from starlette.responses import Response
+from yarl import URL
 
 from meridian_gateway.domain.errors import BodyTooLarge, OwnerUnavailable
 from meridian_gateway.domain.model import Principal
@@ -85,41 +88,66 @@ async def read_limited(request: Request, limit: int) -> bytes:
 
 
 class Forwarder:
-    def __init__(self, clients: Mapping[str, httpx.AsyncClient], internal_token: str | None,
-                 apps: Mapping[str, Any] | None = None) -> None:
-        self._clients = clients  # the runtime's dicts: filled after build, read per request
-        self._apps = apps if apps is not None else {}
+    def __init__(self, apps: Mapping[str, Any], urls: Mapping[str, str], internal_token: str | None, *,
+                 timeout: float = 30.0, max_connections: int = 200) -> None:
+        self._apps = apps  # the runtime's dicts: filled after build, read per request
+        self._urls = urls
         self.internal_token = internal_token
+        self._timeout = timeout
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
 
-    def client(self, service: str) -> httpx.AsyncClient:
-        client = self._clients.get(service)
-        if client is None:
-            raise OwnerUnavailable(f"service {service} is not reachable from this gateway")
-        return client
-
-    async def send(self, service: str, method: str, target: str, headers: RawHeaders,
-                   body: bytes) -> Response:
-        app = self._apps.get(service)
-        try:
-            if app is not None:
-                status, upstream_headers, content = await call_asgi(app, service, method, target, headers, body)
-            else:
-                upstream = await self.client(service).request(method, target, content=body or None, headers=headers)
-                status, upstream_headers, content = upstream.status_code, upstream.headers, upstream.content
-        except OwnerUnavailable:
-            raise
-        except httpx.TransportError as exc:
-            log.warning("owner unreachable", extra={"service": service, "error": type(exc).__name__})
-            raise OwnerUnavailable(f"service {service} is unavailable") from exc
-        except Exception as exc:  # an in-process (ASGI) owner that crashed
-            log.exception("owner failed", extra={"service": service})
-            raise OwnerUnavailable(f"service {service} failed") from exc
+    async def send(self, service: str, method: str, target: str, headers: RawHeaders, body: bytes) -> Response:
+        status, upstream_headers, content = await self.exchange(service, method, target, headers, body)
         out = {k: v for k in PASSED_BACK if (v := upstream_headers.get(k)) is not None}
         response = Response(content=content, status_code=status, headers=out)
         content_type = upstream_headers.get("content-type")
         if content_type is not None:
             response.headers["content-type"] = content_type
         return response
+
+    async def exchange(self, service: str, method: str, target: str, headers: RawHeaders, body: bytes, *,
+                       time_limit: float | None = None) -> tuple[int, dict[str, str], bytes]:
+        """One request to the owner: (status, headers with lower-case names, body); raises
+        OwnerUnavailable when it cannot be reached or fails."""
+        app = self._apps.get(service)
+        if app is not None:
+            try:
+                return await call_asgi(app, service, method, target, headers, body)
+            except Exception as exc:  # an in-process owner that crashed
+                log.exception("owner failed", extra={"service": service})
+                raise OwnerUnavailable(f"service {service} failed") from exc
+        base = self._urls.get(service)
+        if base is None:
+            raise OwnerUnavailable(f"service {service} is not reachable from this gateway")
+        try:
+            async with self._http().request(
+                method, URL(base.rstrip("/") + target, encoded=True), data=body or None,
+                headers=[(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers], allow_redirects=False,
+                timeout=aiohttp.ClientTimeout(total=time_limit or self._timeout),
+            ) as upstream:
+                content = await upstream.read()
+                out: dict[str, str] = {}
+                for name, value in upstream.headers.items():
+                    name = name.lower()
+                    out[name] = f"{out[name]}, {value}" if name in out else value
+                return upstream.status, out, content
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            log.warning("owner unreachable", extra={"service": service, "error": type(exc).__name__})
+            raise OwnerUnavailable(f"service {service} is unavailable") from exc
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0),
+                # forward exactly what the caller sent: no default User-Agent, Accept or Content-Type
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
     @staticmethod
     def target(request: Request) -> str:

@@ -1,5 +1,5 @@
 """One OpenAPI document for the whole public API: the gateway's own paths plus each owner's ``/api/v1``
-and ``/webhooks`` paths (fetched through the service clients, cached per owner after the first success).
+and ``/webhooks`` paths (fetched through the forwarder, cached per owner after the first success).
 Component schemas are merged; a name two services define differently gets the later service's prefix."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
+from meridian_gateway.domain.errors import OwnerUnavailable
+from meridian_gateway.forwarding import Forwarder
 
 log = logging.getLogger("meridian.gateway.openapi")
 
@@ -81,24 +82,22 @@ def merge(gateway: dict[str, Any], owners: Mapping[str, dict[str, Any]]) -> dict
 
 
 class OpenApiMerger:
-    def __init__(self, app_openapi, clients: Mapping[str, httpx.AsyncClient], services: list[str], *,  # noqa: ANN001
+    def __init__(self, app_openapi, forwarder: Forwarder, services: list[str], *,  # noqa: ANN001
                  timeout: float) -> None:
         self._app_openapi = app_openapi
-        self._clients = clients
+        self._forwarder = forwarder
         self._services = services
         self._timeout = timeout
         self._owners: dict[str, dict[str, Any]] = {}
         self._merged: bytes | None = None
 
     async def _fetch(self, service: str) -> None:
-        client = self._clients.get(service)
-        if client is None:
-            return
         try:
-            r = await client.get("/openapi.json", timeout=self._timeout)
-            if r.status_code == 200:
-                self._owners[service] = r.json()
-        except (httpx.HTTPError, ValueError, Exception) as exc:
+            status, _, body = await self._forwarder.exchange(service, "GET", "/openapi.json", [], b"",
+                                                             time_limit=self._timeout)
+            if status == 200:
+                self._owners[service] = json.loads(body)
+        except (OwnerUnavailable, ValueError) as exc:
             log.info("owner OpenAPI not available", extra={"service": service, "error": repr(exc)})
 
     async def document(self) -> bytes:

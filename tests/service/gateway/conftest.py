@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import httpx
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
 import pytest
+import uvicorn
 from meridian.settings import PlatformSettings
 from meridian_gateway.app import build
 
@@ -11,9 +16,35 @@ from tests.service.gateway.support import INTERNAL, OPERATOR, Owner
 from tests.support.service import TEST_DATABASE_URL, running_service
 
 
+@asynccontextmanager
+async def served(app) -> AsyncIterator[str]:  # noqa: ANN001
+    """``app`` served by uvicorn on a free loopback port; yields its base URL (host:port)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None,
+                                           access_log=False))
+    task = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started:
+            break
+        await asyncio.sleep(0.025)
+    assert server.started
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+
+
 @pytest.fixture(scope="session")
 async def owners():
-    return {name: Owner(name) for name in ("ingest", "ticket", "routing")}
+    """Fake owning services, each served over HTTP (as in distributed mode)."""
+    found = {name: Owner(name) for name in ("ingest", "ticket", "routing")}
+    async with AsyncExitStack() as stack:
+        for owner in found.values():
+            owner.url = "http://" + await stack.enter_async_context(served(owner.app))
+        yield found
 
 
 @pytest.fixture(scope="session")
@@ -21,16 +52,9 @@ async def gateway(owners):
     platform = PlatformSettings(database_url=TEST_DATABASE_URL, mode="embedded", seed_demo=False,
                                 operator_token=OPERATOR, internal_token=INTERNAL)
     async with running_service(build, platform=platform) as svc:
-        for name, owner in owners.items():
-            svc.infra.service_clients[name] = httpx.AsyncClient(transport=httpx.ASGITransport(app=owner.app),
-                                                                base_url=f"http://{name}")
-        # an owner that is down
-        svc.infra.service_clients["translation"] = httpx.AsyncClient(base_url="http://127.0.0.1:9", timeout=2)
-        try:
-            yield svc
-        finally:
-            for c in svc.infra.service_clients.values():
-                await c.aclose()
+        svc.infra.service_urls.update({name: owner.url for name, owner in owners.items()})
+        svc.infra.service_urls["translation"] = "http://127.0.0.1:9"   # an owner that is down
+        yield svc
 
 
 @pytest.fixture
@@ -48,22 +72,5 @@ async def gw(gateway, owners):
 @pytest.fixture(scope="session")
 async def ws_base(gateway):
     """The gateway app served by uvicorn on a free loopback port (for real WebSocket clients)."""
-    import asyncio
-    import socket
-
-    import uvicorn
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(gateway.parts.app, host="127.0.0.1", port=port, lifespan="off",
-                                           log_config=None, access_log=False))
-    task = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started:
-            break
-        await asyncio.sleep(0.025)
-    assert server.started
-    yield f"ws://127.0.0.1:{port}"
-    server.should_exit = True
-    await asyncio.wait_for(task, 10)
+    async with served(gateway.parts.app) as address:
+        yield f"ws://{address}"

@@ -24,6 +24,7 @@ class Owner:
         self.entered = asyncio.Event()
         self.gate: asyncio.Event | None = None
         self.app = self._app()
+        self.url = ""  # where it is served (set by the fixture)
 
     def _app(self) -> FastAPI:
         app = FastAPI(title=self.name)
