@@ -140,3 +140,24 @@ async def test_a_slow_client_is_dropped_without_blocking_others(gw, ws_base):
             assert fanout.connections == 1
     finally:
         fanout.queue_size = old
+
+
+async def test_a_burst_larger_than_the_connection_queue_reaches_a_reading_client(gw, ws_base):
+    """One consumer batch of more frames than a connection may queue (ws_queue_size): a client
+    that reads is not cut off as too slow, and gets every frame in order."""
+    from meridian.bus.base import Record
+    from meridian.events.envelope import new_meta, to_record
+
+    tenant = await create_tenant(gw, "Burst")
+    n = gw.parts.app.state.gateway.settings.ws_queue_size * 3
+    records = []
+    for i in range(n):
+        msg = message_created(text=f"burst {i}")
+        r = to_record("ticket.messages.v1", msg, new_meta(msg, tenant_id=tenant["id"], source="test", key="c1"))
+        records.append(Record(topic=r.topic, key=r.key, value=r.value, headers=r.headers, partition=0, offset=i))
+    [push] = [c for c in gw.parts.consumers if c.sub.group == "gateway.push"]
+    async with websockets.connect(f"{ws_base}/api/v1/ws?token={tenant['api_key']}", max_queue=None) as ws:
+        await ready(ws)
+        await push.handle_batch(records)
+        texts = [(await recv(ws))["data"]["text"] for _ in range(n)]
+    assert texts == [f"burst {i}" for i in range(n)]

@@ -81,16 +81,20 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         heartbeat = state.settings.ws_heartbeat
 
         async def send_loop() -> None:
+            queue = sub.queue
             while True:
                 try:
-                    event_id, text = await asyncio.wait_for(sub.queue.get(), heartbeat)
+                    frames = [await asyncio.wait_for(queue.get(), heartbeat)]
                 except TimeoutError:
                     await websocket.send_text(PING)
                     continue
-                if replayed and event_id in replayed:
-                    replayed.discard(event_id)
-                    continue
-                await websocket.send_text(text)
+                while not queue.empty():  # everything already waiting, without a loop turn per frame
+                    frames.append(queue.get_nowait())
+                for event_id, text in frames:
+                    if replayed and event_id in replayed:
+                        replayed.discard(event_id)
+                        continue
+                    await websocket.send_text(text)
 
         async def receive_loop() -> None:
             while True:  # client messages are not commands (yet); read them to notice the disconnect
