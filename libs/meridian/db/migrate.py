@@ -42,7 +42,8 @@ async def with_connection(database_url: str, schema: str, fn, *args) -> None:  #
     engine = create_async_engine(async_url(database_url), poolclass=pool.NullPool)
     try:
         async with engine.begin() as conn:
-            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": zlib.crc32(f"migrate.{schema}".encode())})
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                               {"k": zlib.crc32(f"migrate.{schema}".encode())})
             await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
             await conn.run_sync(fn, *args)
     finally:

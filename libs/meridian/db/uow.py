@@ -10,6 +10,7 @@ from typing import Any, Self
 from uuid import UUID
 
 from google.protobuf.message import Message
+from opentelemetry import context as otel_context
 from sqlalchemy import Table, Text, bindparam, func, select
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
@@ -76,6 +77,24 @@ class SqlUnitOfWork:
                             "extra": dict(headers or {})})
         self._pending.append((topic or topic_of(message), message, meta))
         return meta
+
+    def later(self, fn: Callable[[], None]) -> Callable[[], None]:
+        """``fn``, to be called later in this transaction (e.g. once a batched insert is known to
+        have stored a row) with the cause and trace context of now: what it emits is caused by, and
+        traced under, the event being handled now."""
+        cause, trace_context = self.cause, otel_context.get_current()
+
+        def run() -> None:
+            outer = self.cause
+            self.cause = cause
+            token = otel_context.attach(trace_context)
+            try:
+                fn()
+            finally:
+                otel_context.detach(token)
+                self.cause = outer
+
+        return run
 
     def audit(self, tenant_id: str | UUID, *, action: str, resource_type: str, resource_id: str | UUID,
               actor_type: str = "system", actor_id: str = "", details: dict[str, str] | None = None) -> None:

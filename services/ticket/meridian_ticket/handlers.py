@@ -99,7 +99,8 @@ def _inbound_sender(message: ingest_messages_v1.MessageReceived, meta: EventMeta
 
 async def on_message_received(message: ingest_messages_v1.MessageReceived, meta: EventMeta, uow: TicketUow) -> None:
     """Resolve the contact, thread into the open conversation (or open one with its ticket), store
-    the message (a redelivered external id is ignored) → MessageThreaded."""
+    the message at commit with the batch's others (a redelivered external id is ignored) →
+    MessageThreaded."""
     key, sender, channel = _inbound_sender(message, meta)
     tenant_id, inbox_id, external_id = key.tenant_id, key.inbox_id, key.external_id
     identity = contact_rules.identity_of(channel, inbox_id, sender)
@@ -138,10 +139,8 @@ async def on_message_received(message: ingest_messages_v1.MessageReceived, meta:
         conversation = await _open_conversation(uow, tenant_id, inbox_id, contact_id, channel, now)
     assert conversation is not None
     stored = message_rules.inbound_message(uuid7(), conversation, message.text, external_id, now)
-    if not await uow.messages.add(stored):
-        log.info("duplicate inbound message ignored", extra={"event_id": str(meta.id), "inbox_id": str(inbox_id)})
-        return
-    uow.emit(contracts.message_threaded(stored), key=str(conversation.id), tenant_id=tenant_id)
+    uow.add_message(stored, lambda: uow.emit(contracts.message_threaded(stored), key=str(stored.conversation_id),
+                                             tenant_id=tenant_id))
 
 
 def _audit_contact_created(uow: TicketUow, contact: Contact, channel: str, inbox_id: UUID) -> None:

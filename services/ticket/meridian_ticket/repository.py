@@ -401,15 +401,19 @@ _SET_DETECTED_LANGUAGES = select(
 ).select_from(_detected.join(conversations, conversations.c.id == _detected.c.conversation_id))
 
 
-# bind names prefixed: the outer UPDATE would take a parameter named like a conversations column as a SET value
-_new_message = insert(messages).values({c.name: bindparam("m_" + c.name, type_=c.type) for c in messages.c}
-                                       ).on_conflict_do_nothing().returning(messages.c.conversation_id,
-                                                                            messages.c.created_at).cte("new_message")
-_ADD_MESSAGE = update(conversations).where(conversations.c.id == _new_message.c.conversation_id).values(
-    last_message_at=func.greatest(func.coalesce(conversations.c.last_message_at, _new_message.c.created_at),
-                                  _new_message.c.created_at),
-    updated_at=func.greatest(conversations.c.updated_at, _new_message.c.created_at),
-).returning(conversations.c.id)
+# messages as arrays -> one INSERT ... ON CONFLICT DO NOTHING, and one UPDATE that moves each touched
+# conversation's last_message_at to its newest new message
+_new_messages = unnest_rows("new_messages", *((c.name, c.type) for c in messages.c))
+_inserted = insert(messages).from_select(
+    [c.name for c in messages.c], select(*(_new_messages.c[c.name] for c in messages.c)),
+).on_conflict_do_nothing().returning(messages.c.id, messages.c.conversation_id, messages.c.created_at).cte("inserted")
+_newest = select(_inserted.c.conversation_id, func.max(_inserted.c.created_at).label("newest")).group_by(
+    _inserted.c.conversation_id).subquery("newest")
+_bump = update(conversations).where(conversations.c.id == _newest.c.conversation_id).values(
+    last_message_at=func.greatest(func.coalesce(conversations.c.last_message_at, _newest.c.newest), _newest.c.newest),
+    updated_at=func.greatest(conversations.c.updated_at, _newest.c.newest),
+).cte("bump")
+_ADD_MESSAGES = select(_inserted.c.id).add_cte(_bump)
 
 
 class MessageRepository:
@@ -417,10 +421,18 @@ class MessageRepository:
         self.conn = conn
 
     async def add(self, message: Message) -> bool:
-        """Insert a message and bump its conversation's last_message_at in one statement; False when
-        a message with the same (tenant, inbox, external_id) exists (a redelivered inbound message)."""
-        values = {"m_" + name: value for name, value in _message_values(message).items()}
-        return (await self.conn.execute(_ADD_MESSAGE, values)).first() is not None
+        """Insert one message (see ``add_many``); False when it was not stored."""
+        return message.id in await self.add_many([message])
+
+    async def add_many(self, new: Sequence[Message]) -> set[UUID]:
+        """Insert messages and bump their conversations' last_message_at, in one statement; returns
+        the ids stored. A message whose (tenant, inbox, external_id) exists already, in the table or
+        earlier in ``new``, is left out (a redelivered inbound message)."""
+        if not new:
+            return set()
+        rows = [_message_values(m) for m in new]
+        arrays = bind_arrays("new_messages", **{c.name: [r[c.name] for r in rows] for c in messages.c})
+        return set((await self.conn.execute(_ADD_MESSAGES, arrays)).scalars())
 
     async def get(self, tenant_id: UUID, message_id: UUID) -> Message | None:
         row = (await self.conn.execute(select(messages).where(

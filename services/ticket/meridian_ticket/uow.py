@@ -2,7 +2,8 @@
 
 A batch of MessageReceived events looks up all its senders in one statement (``prefetch_inbound``);
 a handler uses its sender's answer unless an earlier event of the transaction changed the tenant's
-contacts or conversations (then it looks up again).
+contacts or conversations (then it looks up again). The handlers' new messages are stored together
+at commit (``add_message``), and each one's follow-up runs once it is known to be stored.
 
 A batch of MessageTranslated events sets its messages' languages in one statement
 (``detect_languages``, run before the handlers); each handler then takes its message's result with
@@ -13,7 +14,8 @@ conversation given a language so far, and the conversations whose language they 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -30,6 +32,8 @@ from meridian_ticket.repository import (
     MessageRepository,
     TicketRepository,
 )
+
+log = logging.getLogger("meridian.ticket")
 
 
 class TicketUow(SqlUnitOfWork):
@@ -48,6 +52,29 @@ class TicketUow(SqlUnitOfWork):
         self._saved_conversations: dict[UUID, Conversation] = {}
         self._inbound: dict[InboundSender, InboundLookup] = {}
         self._contacts_changed: set[UUID] = set()
+        self._new_messages: list[tuple[Message, Callable[[], None]]] = []
+
+    def add_message(self, message: Message, on_stored: Callable[[], None]) -> None:
+        """Store ``message`` at commit, with the transaction's other new messages in one statement;
+        then call ``on_stored`` (with the cause and trace context of now, so what it emits is caused
+        by the event being handled) unless the message was a duplicate and not stored."""
+        self._new_messages.append((message, self.later(on_stored)))
+
+    async def store_messages(self) -> None:
+        staged, self._new_messages = self._new_messages, []
+        if not staged:
+            return
+        stored = await self.messages.add_many([message for message, _ in staged])
+        for message, on_stored in staged:
+            if message.id in stored:
+                on_stored()
+            else:
+                log.info("duplicate message not stored", extra={"inbox_id": str(message.inbox_id),
+                                                                "message_id": str(message.id)})
+
+    async def commit(self) -> None:
+        await self.store_messages()
+        await super().commit()
 
     async def prefetch_inbound(self, senders: Sequence[InboundSender]) -> None:
         """Look up a batch's senders in one statement (see ``inbound_lookup``)."""

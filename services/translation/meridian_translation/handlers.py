@@ -14,6 +14,7 @@ from meridian_translation import contracts
 from meridian_translation.detector import LanguageDetector
 from meridian_translation.domain.detection import Detection
 from meridian_translation.domain.errors import MessageEventInvalid, TextEmpty
+from meridian_translation.repository import NewDetection
 from meridian_translation.uow import TranslationUow
 
 log = logging.getLogger("meridian.translation")
@@ -36,20 +37,23 @@ async def prepare_detections(events: list[tuple[Any, EventMeta]], uow: Translati
 
 async def on_message_threaded(message: messages_v1.MessageThreaded, meta: EventMeta, uow: TranslationUow, *,
                               detector: LanguageDetector) -> None:
-    """Detect the language of an inbound message once (per message id) → MessageTranslated."""
+    """Detect the language of an inbound message once (per message id) → MessageTranslated; the
+    detection is stored at commit with the batch's others."""
     tenant_id = _uuid(meta.tenant_id, "ce_tenant")
     message_id = _uuid(message.message_id, "message_id")
     conversation_id = _uuid(message.conversation_id, "conversation_id")
     detection = uow.detected_ahead.get(message.text) or await detector.detect(message.text)
-    if not await uow.detections.add(uuid7(), tenant_id, message_id, conversation_id, detection.language,
-                                    detection.confidence, uow.clock.now()):
-        log.info("message already detected", extra={"message_id": message.message_id, "event_id": str(meta.id)})
-        return
-    uow.emit(contracts.message_translated(message.message_id, message.conversation_id, detection),
-             key=message.conversation_id, tenant_id=tenant_id)
-    log.info("language detected", extra={"tenant_id": meta.tenant_id, "message_id": message.message_id,
-                                         "conversation_id": message.conversation_id,
-                                         "language": detection.language})
+    new = NewDetection(id=uuid7(), tenant_id=tenant_id, message_id=message_id, conversation_id=conversation_id,
+                       language=detection.language, confidence=detection.confidence, created_at=uow.clock.now())
+
+    def detected() -> None:
+        uow.emit(contracts.message_translated(message.message_id, message.conversation_id, detection),
+                 key=message.conversation_id, tenant_id=tenant_id)
+        log.info("language detected", extra={"tenant_id": meta.tenant_id, "message_id": message.message_id,
+                                             "conversation_id": message.conversation_id,
+                                             "language": detection.language})
+
+    uow.add_detection(new, detected)   # a message detected before is not detected again
 
 
 async def detect_language(detector: LanguageDetector, text: str) -> Detection:

@@ -2,31 +2,47 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import bindparam, select
+from meridian.db.bulk import bind_arrays, unnest_rows
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meridian_translation.tables import detections
 
-# built once: building a statement costs more CPU than running it (one per inbound message)
-_ADD_DETECTION = insert(detections).values({c.name: bindparam(c.name, type_=c.type) for c in detections.c}
-                                           ).on_conflict_do_nothing(index_elements=[detections.c.message_id])
+# built once, rows as arrays: one SQL text whatever the batch size
+_new = unnest_rows("new_detections", *((c.name, c.type) for c in detections.c))
+_ADD_DETECTIONS = insert(detections).from_select(
+    [c.name for c in detections.c], select(*(_new.c[c.name] for c in detections.c)),
+).on_conflict_do_nothing(index_elements=[detections.c.message_id]).returning(detections.c.id)
+
+
+@dataclass(frozen=True, slots=True)
+class NewDetection:
+    id: UUID
+    tenant_id: UUID
+    message_id: UUID
+    conversation_id: UUID
+    language: str
+    confidence: float
+    created_at: datetime
 
 
 class DetectionRepository:
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
 
-    async def add(self, id: UUID, tenant_id: UUID, message_id: UUID, conversation_id: UUID, language: str,
-                  confidence: float, now: datetime) -> bool:
-        """False when this message was already detected (a re-emitted or redelivered event)."""
-        result = await self.conn.execute(_ADD_DETECTION, {
-            "id": id, "tenant_id": tenant_id, "message_id": message_id, "conversation_id": conversation_id,
-            "language": language, "confidence": confidence, "created_at": now})
-        return result.rowcount == 1
+    async def add_many(self, new: Sequence[NewDetection]) -> set[UUID]:
+        """Insert detections in one statement; returns the ids stored. A message detected before
+        (a re-emitted or redelivered event), or earlier in ``new``, is left out."""
+        if not new:
+            return set()
+        arrays = bind_arrays("new_detections", **{c.name: [getattr(d, c.name) for d in new] for c in detections.c})
+        return set((await self.conn.execute(_ADD_DETECTIONS, arrays)).scalars())
 
     async def get(self, tenant_id: UUID, message_id: UUID) -> tuple[str, float] | None:
         row = (await self.conn.execute(select(detections.c.language, detections.c.confidence).where(

@@ -53,6 +53,24 @@ async def test_the_same_message_twice_is_detected_once(translation):
         assert (await conn.execute(select(func.count()).select_from(detections))).scalar_one() == 1
 
 
+async def test_one_batch_with_a_repeated_and_an_already_detected_message_emits_once_each(translation):
+    await translation.reset()
+    tenant = uuid.uuid4()
+    earlier, repeated = threaded("Guten Tag, wo ist meine Bestellung?"), threaded("Hola, ¿dónde está mi pedido?")
+    await translation.publish(earlier, key=earlier.conversation_id, tenant_id=tenant)
+    await translation.drained()
+    records = [to_record("ticket.messages.v1", e, new_meta(e, tenant_id=str(tenant), source="ticket",
+                                                           key=e.conversation_id))
+               for e in (repeated, earlier, repeated)]      # three events, three ids, two messages
+    [consumer] = translation.parts.consumers
+    await consumer.handle_batch(records)
+    await translation.drained()
+    out = [m.message_id for _, m in translation.events("translation.messages.v1")]
+    assert sorted(out) == sorted([earlier.message_id, repeated.message_id])
+    async with translation.kit.engine.connect() as conn:
+        assert (await conn.execute(select(func.count()).select_from(detections))).scalar_one() == 2
+
+
 async def test_a_batch_is_detected_in_one_go(translation):
     await translation.reset()
     tenant = uuid.uuid4()
