@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry import context as otel_context
+
 from meridian_ingest import contracts
 from meridian_ingest.domain.errors import IngestUnavailable
 from meridian_ingest.domain.model import InboundMessage, InboxCredentials
@@ -30,6 +32,9 @@ class Acceptance:
     inbox: InboxCredentials
     message: InboundMessage
     future: asyncio.Future[bool] = field(default=None)  # type: ignore[assignment]
+    # the webhook request's trace context: its MessageReceived continues the request's trace,
+    # although a flusher task started by another request commits it
+    trace_context: otel_context.Context = field(default_factory=otel_context.get_current)
 
 
 class WebhookBatcher:
@@ -111,8 +116,13 @@ async def accept_messages(uow: IngestUow, batch: list[Acceptance]) -> list[bool]
         is_new = key in inserted
         if is_new:
             inserted.discard(key)
-            uow.emit(contracts.message_received(item.inbox, item.message, now),
-                     key=contracts.message_key(item.inbox.id, item.message.thread_id), tenant_id=item.inbox.tenant_id)
+            token = otel_context.attach(item.trace_context)
+            try:
+                uow.emit(contracts.message_received(item.inbox, item.message, now),
+                         key=contracts.message_key(item.inbox.id, item.message.thread_id),
+                         tenant_id=item.inbox.tenant_id)
+            finally:
+                otel_context.detach(token)
         results.append(is_new)
     return results
 

@@ -78,6 +78,22 @@ async def test_concurrent_webhooks_are_group_committed_without_loss_or_double(in
         assert await conn.scalar(select(func.count()).select_from(inbound_messages)) == 300
 
 
+async def test_each_group_committed_message_continues_its_own_requests_trace(ingest):
+    from meridian import telemetry
+
+    telemetry.setup("test")  # what every platform process does at start (idempotent)
+    await ingest.reset()
+    inbox = await make_inbox(ingest, uuid.uuid4())
+    traces = {f"ext-t{i}": uuid.uuid4().hex for i in range(20)}
+    responses = await asyncio.gather(*(
+        post_webhook(ingest, inbox, webhook_body(ext), headers={"traceparent": f"00-{trace}-{'1' * 16}-01"})
+        for ext, trace in traces.items()))
+    assert all(r.status_code == 202 for r in responses)
+    await ingest.drained()
+    got = {m.external_id: meta.traceparent.split("-")[1] for meta, m in ingest.events(TOPIC)}
+    assert got == traces
+
+
 async def test_unknown_inbox_is_404(ingest):
     await ingest.reset()
     body = webhook_body()
