@@ -254,7 +254,8 @@ def main() -> int:
     print()
     print(f"Meridian foundation benchmark — {N} webhooks, {CONCURRENCY} concurrent senders, "
           f"latency paced at half the measured throughput for {LATENCY_SECONDS:.0f} s, {os.cpu_count()} cores")
-    header = f"{'mode':<12}{'msgs/s':>10}{'accept/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'lost':>6}{'RSS MB':>9}{'vs baseline':>13}"
+    header = (f"{'mode':<12}{'msgs/s':>10}{'accept/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'lost':>6}{'RSS MB':>9}"
+              f"{'vs baseline':>13}")
     print(header)
     print("-" * len(header))
     for mode, r in results.items():

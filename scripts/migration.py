@@ -14,7 +14,6 @@ import os
 from pathlib import Path
 
 from alembic import command
-
 from meridian.db.migrate import alembic_config, upgrade, with_connection
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,7 +34,8 @@ def main() -> None:
         template.write_text((ROOT / "libs/meridian/db/script.py.mako").read_text())
     env = migrations / "env.py"
     if not env.exists():
-        env.write_text(f"from meridian.db.migrate import run_env\nfrom {package}.tables import metadata\n\nrun_env(metadata, schema={schema!r})\n")
+        env.write_text(f"from meridian.db.migrate import run_env\nfrom {package}.tables import metadata\n\n"
+                       f"run_env(metadata, schema={schema!r})\n")
     url = os.environ.get("MERIDIAN_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 
     def revise(conn, location, name, message):  # noqa: ANN001

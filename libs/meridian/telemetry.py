@@ -56,7 +56,8 @@ def setup(service: str, *, level: str = "INFO", fmt: str = "json") -> None:
     root.setLevel(level.upper())
     if not any(getattr(h, "_meridian", False) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        plain = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
+        handler.setFormatter(JsonFormatter() if fmt == "json" else plain)
         handler._meridian = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     for noisy in ("aiokafka", "uvicorn.access", "httpx"):

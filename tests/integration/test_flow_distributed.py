@@ -4,8 +4,8 @@ PostgreSQL and Redis — with two gateway processes, and a broker outage during 
 from __future__ import annotations
 
 import asyncio
-import signal
 import json
+import signal
 import uuid
 
 import httpx

@@ -8,9 +8,9 @@ import socket
 
 import pytest
 import uvicorn
-
 from meridian.runtime.embedded import EmbeddedPlatform
 from meridian.settings import PlatformSettings
+
 from tests.fakes.callback_server import CallbackServer
 from tests.integration.scenario import run_flow
 

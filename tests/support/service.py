@@ -24,14 +24,13 @@ from dataclasses import dataclass, field
 
 import httpx
 from google.protobuf.message import Message
-from sqlalchemy import text
-
 from meridian.bus.memory import MemoryBus
 from meridian.events.envelope import EventMeta, decode, new_meta, to_record
 from meridian.events.registry import topic_of
 from meridian.http.tenancy import TENANT_HEADER
 from meridian.runtime.parts import Infra, ServiceParts
 from meridian.settings import PlatformSettings
+from sqlalchemy import text
 
 TEST_DATABASE_URL = os.environ.get("MERIDIAN_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import asyncpg
 import httpx
-
 from meridian.settings import SERVICE_NAMES
+
 from tests.support.broker import free_port
 
 ADMIN_DSN = os.environ.get("MERIDIAN_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")

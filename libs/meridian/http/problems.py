@@ -32,7 +32,8 @@ def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ()) if p != "body"]
-        out.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid"), "code": err.get("type", "")})
+        out.append({"field": ".".join(loc) or "body", "message": err.get("msg", "invalid"),
+                    "code": err.get("type", "")})
     return out
 
 

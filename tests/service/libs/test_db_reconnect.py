@@ -6,9 +6,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import Column, MetaData, Table, Text, func, insert, select, text
-from sqlalchemy.dialects.postgresql import UUID
-
 from meridian.bus.base import Record
 from meridian.bus.consumer import EventConsumer, EventSubscription
 from meridian.bus.memory import MemoryBus
@@ -18,6 +15,9 @@ from meridian.db.naming import service_metadata
 from meridian.db.outbox import outbox_table, processed_events_table
 from meridian.db.uow import Clock, SqlUnitOfWork
 from meridian.events.envelope import new_meta, to_record
+from sqlalchemy import Column, MetaData, Table, Text, func, insert, select, text
+from sqlalchemy.dialects.postgresql import UUID
+
 from tests.support.service import TEST_DATABASE_URL
 
 SCHEMA = "libs_reconnect"

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 from meridian.contracts.ticket import tickets_v1_pb2 as tickets_v1
 from meridian.events.envelope import new_meta
-
 from meridian_gateway.consumers import push_subscription
 
 

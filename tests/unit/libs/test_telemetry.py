@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import logging
 
-from opentelemetry import trace
-
 from meridian import telemetry
 from meridian.telemetry import JsonFormatter, current_traceparent, span_from
+from opentelemetry import trace
 
 
 def test_a_consumer_span_continues_the_publishers_trace():
