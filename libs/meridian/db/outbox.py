@@ -20,10 +20,10 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    bindparam,
     delete,
     func,
     select,
-    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -67,6 +67,18 @@ def processed_events_table(metadata: MetaData) -> Table:
     )
 
 
+def _claim_statement(t: Table):  # noqa: ANN202 - a SQLAlchemy Update
+    """``WITH relay_lock AS (SELECT pg_try_advisory_xact_lock(:lock_key)) UPDATE outbox SET sent_at = now()
+    WHERE seq IN (the :batch oldest unsent rows, if the lock is held, FOR UPDATE SKIP LOCKED)
+    RETURNING …``: the relay's lock, claim and mark in one round trip."""
+    held = select(func.pg_try_advisory_xact_lock(bindparam("lock_key", type_=BigInteger)).label("held")).cte(
+        "relay_lock")
+    due = (select(t.c.seq).select_from(t.join(held, held.c.held)).where(t.c.sent_at.is_(None))
+           .order_by(t.c.seq).limit(bindparam("batch", type_=Integer)).with_for_update(of=t, skip_locked=True))
+    return (update(t).where(t.c.seq.in_(due)).values(sent_at=func.now())
+            .returning(t.c.seq, t.c.topic, t.c.key, t.c.headers, t.c.payload))
+
+
 class OutboxRelay:
     """Publishes unsent outbox rows in ``seq`` order; wakes on commit and polls every second.
 
@@ -83,6 +95,7 @@ class OutboxRelay:
         self._batch = batch
         self._poll = poll_interval
         self._lock_key = zlib.crc32(f"meridian.outbox.{schema}".encode())
+        self._claim = _claim_statement(table)
         self._wake = asyncio.Event()
         self._last_prune = datetime.min.replace(tzinfo=UTC)
         self._failures = 0
@@ -110,29 +123,23 @@ class OutboxRelay:
                 await asyncio.sleep(min(0.1 * 2 ** self._failures, 5.0))
 
     async def flush_once(self) -> int:
-        """Publish one batch; returns the number of rows sent (0 when idle or locked elsewhere)."""
+        """Publish one batch; returns the number of rows sent (0 when idle or locked elsewhere).
+
+        One statement takes the schema's relay lock, claims the oldest unsent rows and marks them
+        sent; if publishing fails they are marked unsent again (with the attempt recorded) before
+        the transaction commits, so nothing is skipped."""
         t = self._table
         async with self._engine.begin() as conn:
-            locked = await conn.scalar(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": self._lock_key})
-            if not locked:
-                return 0
-            rows = (
-                await conn.execute(
-                    select(t.c.seq, t.c.topic, t.c.key, t.c.headers, t.c.payload)
-                    .where(t.c.sent_at.is_(None))
-                    .order_by(t.c.seq)
-                    .limit(self._batch)
-                    .with_for_update(skip_locked=True)
-                )
-            ).all()
+            rows = (await conn.execute(self._claim, {"lock_key": self._lock_key, "batch": self._batch})).all()
             if not rows:
                 return 0
+            rows.sort(key=lambda r: r.seq)  # RETURNING has no order
             records = [
                 Record(
                     topic=r.topic,
                     key=r.key.encode() if r.key is not None else None,
                     value=bytes(r.payload),
-                    headers=tuple((k, v.encode()) for k, v in r.headers.items()),
+                    headers=tuple([(k, v.encode()) for k, v in r.headers.items()]),
                 )
                 for r in rows
             ]
@@ -140,13 +147,12 @@ class OutboxRelay:
             failure: BusUnavailable | None = None
             try:
                 await self._bus.publish(records)
-            except BusUnavailable as exc:  # record the attempt (committed), then let run() back off
+            except BusUnavailable as exc:  # back to unsent, the attempt recorded (committed); run() backs off
                 failure = exc
+                await conn.execute(update(t).where(t.c.seq.in_(seqs)).values(sent_at=None))
                 await conn.execute(
                     update(t).where(t.c.seq == seqs[0]).values(attempts=t.c.attempts + 1, last_error=str(exc)[:500])
                 )
-            else:
-                await conn.execute(update(t).where(t.c.seq.in_(seqs)).values(sent_at=func.now()))
         if failure is not None:
             raise failure
         return len(rows)
