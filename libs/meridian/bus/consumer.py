@@ -20,7 +20,7 @@ from google.protobuf.message import Message
 from meridian.bus.base import Bus, Record, Subscription
 from meridian.errors import DomainError
 from meridian.events.envelope import EventDecodeError, EventMeta, decode
-from meridian.events.registry import EventTypeUnknown
+from meridian.events.registry import EventTypeUnknown, message_class
 from meridian.telemetry import span_from
 
 log = logging.getLogger("meridian.consumer")
@@ -79,6 +79,22 @@ class EventConsumer:
         self._uow_factory = uow_factory
         self._max_attempts = max_attempts
         self._base_backoff = base_backoff
+        self._skip: dict[bytes, bool] = {}  # ce_type -> a known type this group does not handle
+
+    def _not_for_us(self, record: Record) -> bool:
+        """A known event type this group has no handler for (another type on a shared topic): skipped
+        without decoding. Unknown types and records without a type are decoded (and dead-lettered)."""
+        event_type = record.header("ce_type")
+        if event_type is None:
+            return False
+        skip = self._skip.get(event_type)
+        if skip is None:
+            try:
+                skip = message_class(event_type.decode()) not in self.sub.handlers
+            except (EventTypeUnknown, UnicodeDecodeError):
+                return False
+            self._skip[event_type] = skip
+        return skip
 
     def subscription(self) -> Subscription:
         return Subscription(topics=list(self.sub.topics), group=self.sub.group, handler=self.handle_batch,
@@ -87,6 +103,8 @@ class EventConsumer:
     async def handle_batch(self, records: list[Record]) -> None:
         events: list[tuple[Record, EventMeta, Message, EventHandler]] = []
         for record in records:
+            if self._not_for_us(record):
+                continue
             try:
                 meta, message = decode(record)
             except (EventDecodeError, EventTypeUnknown) as exc:

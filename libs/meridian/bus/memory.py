@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import itertools
 import logging
 import time
@@ -27,8 +28,10 @@ _MAX_PAUSE = 2.0
 TopicPartition = tuple[str, int]
 
 
+@functools.lru_cache(maxsize=65_536)
 def partition_for(key: bytes, partitions: int) -> int:
-    """The partition Kafka's default partitioner picks for ``key`` (murmur2, positive, modulo)."""
+    """The partition Kafka's default partitioner picks for ``key`` (murmur2, positive, modulo).
+    Cached: keys repeat (a conversation's events share one) and murmur2 here is pure Python."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions
 
 

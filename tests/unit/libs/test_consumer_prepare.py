@@ -59,3 +59,29 @@ async def test_prepare_sees_the_new_events_of_the_batch_once_before_any_handler(
     second, _ = record("m2", 3)
     await consumer.handle_batch([old, first, again, second])
     assert log == [("prepare", ["m1", "m2"]), ("handle", "m1"), ("handle", "m2"), "commit"]
+
+
+async def test_known_types_the_group_does_not_handle_are_skipped_unknown_ones_dead_lettered():
+    """A shared topic carries types a group has no handler for: skipped without decoding (even a
+    broken payload); an unknown type is still dead-lettered with its reason."""
+    log: list = []
+    handled: list = []
+
+    async def handler(message, meta, uow):  # noqa: ANN001
+        handled.append(message.message_id)
+
+    bus = MemoryBus()
+    sub = EventSubscription(topics=["ticket.messages.v1"], group="g2", handlers={messages_v1.MessageThreaded: handler})
+    consumer = EventConsumer(sub, bus, lambda: FakeUow(log, set()))
+    wanted, _ = record("m1", 0)
+    created = messages_v1.MessageCreated(message_id="x")
+    r = to_record("ticket.messages.v1", created, new_meta(created, tenant_id="t1", source="test", key="c1"))
+    other = Record(topic=r.topic, key=r.key, value=b"\xff not protobuf", headers=r.headers, partition=0, offset=1)
+    unknown = Record(topic=r.topic, key=r.key, value=b"", partition=0, offset=2,
+                     headers=tuple((k, b"meridian.ticket.v1.Unheard" if k == "ce_type" else v) for k, v in r.headers))
+    await bus.start()
+    await consumer.handle_batch([wanted, other, unknown])
+    assert handled == ["m1"]
+    [dead] = bus.records("g2.dlq")
+    assert dead.header("x-original-offset") == b"2" and b"unknown event type" in dead.header("x-dlq-reason")
+    await bus.stop()
