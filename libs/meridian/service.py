@@ -19,6 +19,7 @@ from meridian.db.uow import SqlUnitOfWork
 from meridian.http import problems
 from meridian.http.health import health_router
 from meridian.runtime.parts import Infra, ServiceParts
+from meridian.telemetry import TraceContextMiddleware
 
 U = TypeVar("U", bound=SqlUnitOfWork)
 R = TypeVar("R")
@@ -68,7 +69,10 @@ class ServiceKit:
         return True
 
     def app(self, *, title: str, description: str = "") -> FastAPI:
-        app = FastAPI(title=f"Meridian {title}", description=description, version="1.0.0")
+        # tracing by our own lean middleware (see TraceContextMiddleware), not FastAPI's telemetry
+        app = FastAPI(title=f"Meridian {title}", description=description, version="1.0.0",
+                      telemetry={"tracing": False, "metrics": False, "logs": False})
+        app.add_middleware(TraceContextMiddleware)
         problems.install(app)
         app.include_router(health_router({"database": self.db_ready}, informational={"bus": self.bus.ping}))
         app.state.kit = self

@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
@@ -80,3 +81,27 @@ def span_from(traceparent: str, name: str, *, kind: SpanKind = SpanKind.CONSUMER
     ctx = _propagator.extract({"traceparent": traceparent}) if traceparent else otel_context.Context()
     with tracer().start_as_current_span(name, context=ctx, kind=kind, attributes=attributes) as span:
         yield span
+
+
+class TraceContextMiddleware:
+    """Each HTTP request and WebSocket connection runs in a (non-recorded) server span that continues
+    the caller's ``traceparent`` or starts a trace: its events and log lines carry the trace.
+
+    Used instead of FastAPI's built-in telemetry, which builds a span with attributes, metrics and
+    log hooks per request: ~170 µs of a ~200 µs in-process request in a micro-benchmark, paid twice
+    per webhook (gateway and ingest)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        traceparent = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"traceparent":
+                traceparent = value.decode("latin-1")
+                break
+        with span_from(traceparent, f"{scope.get('method', 'WS')} {scope.get('path', '')}", kind=SpanKind.SERVER):
+            await self.app(scope, receive, send)

@@ -40,3 +40,22 @@ def test_json_logs_carry_trace_id_and_extra_ids():
         expected = format(trace.get_current_span().get_span_context().trace_id, "032x")
     assert line["trace_id"] == expected
     assert line["event_id"] == "e1" and line["msg"] == "handled" and line["level"] == "INFO"
+
+
+async def test_requests_run_in_a_span_continuing_the_callers_trace():
+    from meridian.telemetry import TraceContextMiddleware
+
+    telemetry.setup("test", fmt="json")
+    seen: list[str] = []
+
+    async def app(scope, receive, send):  # noqa: ANN001
+        seen.append(current_traceparent())
+
+    middleware = TraceContextMiddleware(app)
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    await middleware({"type": "http", "method": "POST", "path": "/x", "headers": [(b"traceparent", caller.encode())]},
+                     None, None)
+    await middleware({"type": "http", "method": "GET", "path": "/y", "headers": []}, None, None)
+    assert seen[0].split("-")[1] == "0af7651916cd43dd8448eb211c80319c"      # the caller's trace goes on
+    assert seen[0].split("-")[2] != "b7ad6b7169203331"                      # in a span of its own
+    assert seen[1].split("-")[1] not in ("", "0" * 32, "0af7651916cd43dd8448eb211c80319c")  # a new trace
