@@ -25,14 +25,32 @@ from dataclasses import dataclass, field
 import httpx
 from google.protobuf.message import Message
 from meridian.bus.memory import MemoryBus
+from meridian.db.engine import make_engine
 from meridian.events.envelope import EventMeta, decode, new_meta, to_record
 from meridian.events.registry import topic_of
 from meridian.http.tenancy import TENANT_HEADER
 from meridian.runtime.parts import Infra, ServiceParts
 from meridian.settings import PlatformSettings
-from sqlalchemy import text
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 TEST_DATABASE_URL = os.environ.get("MERIDIAN_TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+
+
+@asynccontextmanager
+async def scratch_schema(schema: str, metadata: MetaData) -> AsyncIterator[AsyncEngine]:
+    """An engine on a fresh ``schema`` holding ``metadata``'s tables, dropped afterwards."""
+    engine = make_engine(TEST_DATABASE_URL, schema)
+    async with engine.begin() as conn:
+        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        await conn.run_sync(metadata.create_all)
+    try:
+        yield engine
+    finally:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+        await engine.dispose()
 
 
 @dataclass

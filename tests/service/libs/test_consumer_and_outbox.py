@@ -11,16 +11,15 @@ from meridian.bus.base import BusUnavailable, Record
 from meridian.bus.consumer import EventConsumer, EventSubscription
 from meridian.bus.memory import MemoryBus
 from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
-from meridian.db.engine import make_engine
 from meridian.db.naming import service_metadata
 from meridian.db.outbox import OutboxRelay, outbox_table, processed_events_table
 from meridian.db.uow import Clock, SqlUnitOfWork
 from meridian.errors import ValidationFailed
 from meridian.events.envelope import decode, new_meta, to_record
-from sqlalchemy import Column, MetaData, Table, Text, func, insert, select, text
+from sqlalchemy import Column, MetaData, Table, Text, func, insert, select
 from sqlalchemy.dialects.postgresql import UUID
 
-from tests.support.service import TEST_DATABASE_URL
+from tests.support.service import scratch_schema
 
 SCHEMA = "libs_test"
 metadata: MetaData = service_metadata()
@@ -42,26 +41,19 @@ class FlakyBus(MemoryBus):
 
 @pytest.fixture(scope="module")
 async def env():
-    engine = make_engine(TEST_DATABASE_URL, SCHEMA)
-    async with engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
-        await conn.execute(text(f'CREATE SCHEMA "{SCHEMA}"'))
-        await conn.run_sync(metadata.create_all)
-    bus = FlakyBus()
-    relay = OutboxRelay(engine, outbox, bus, SCHEMA, poll_interval=0.05)
+    async with scratch_schema(SCHEMA, metadata) as engine:
+        bus = FlakyBus()
+        relay = OutboxRelay(engine, outbox, bus, SCHEMA, poll_interval=0.05)
 
-    def uow() -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, outbox=outbox, processed=processed, source="libs-test", data_region="eu",
-                             clock=Clock(), on_commit=relay.wake)
+        def uow() -> SqlUnitOfWork:
+            return SqlUnitOfWork(engine, outbox=outbox, processed=processed, source="libs-test", data_region="eu",
+                                 clock=Clock(), on_commit=relay.wake)
 
-    await bus.start()
-    task = asyncio.create_task(relay.run())
-    yield engine, bus, relay, uow
-    task.cancel()
-    await bus.stop()
-    async with engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
-    await engine.dispose()
+        await bus.start()
+        task = asyncio.create_task(relay.run())
+        yield engine, bus, relay, uow
+        task.cancel()
+        await bus.stop()
 
 
 def threaded(i: int, conversation: str = "c1") -> messages_v1.MessageThreaded:

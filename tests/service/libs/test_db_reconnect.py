@@ -18,7 +18,7 @@ from meridian.events.envelope import new_meta, to_record
 from sqlalchemy import Column, MetaData, Table, Text, func, insert, select, text
 from sqlalchemy.dialects.postgresql import UUID
 
-from tests.support.service import TEST_DATABASE_URL
+from tests.support.service import TEST_DATABASE_URL, scratch_schema
 
 SCHEMA = "libs_reconnect"
 metadata: MetaData = service_metadata()
@@ -29,15 +29,8 @@ seen = Table("seen", metadata, Column("id", UUID(as_uuid=True), primary_key=True
 
 @pytest.fixture
 async def engine():
-    engine = make_engine(TEST_DATABASE_URL, SCHEMA)
-    async with engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
-        await conn.execute(text(f'CREATE SCHEMA "{SCHEMA}"'))
-        await conn.run_sync(metadata.create_all)
-    yield engine
-    async with engine.begin() as conn:
-        await conn.execute(text(f'DROP SCHEMA IF EXISTS "{SCHEMA}" CASCADE'))
-    await engine.dispose()
+    async with scratch_schema(SCHEMA, metadata) as engine:
+        yield engine
 
 
 async def drop_pooled_connections(engine) -> int:  # noqa: ANN001
