@@ -9,7 +9,10 @@
   (Tansu ``memory://``) forgets its topics when it restarts.
 - Consuming: one ``AIOKafkaConsumer`` per subscription, manual commits of exactly the handled
   batch, redelivery (seek back) with backoff when the handler raises. Broker errors never end a
-  consumer: it is rebuilt after a backoff until ``stop()``.
+  consumer: it is rebuilt after a backoff until ``stop()``. An offset commit that does not finish
+  within ``COMMIT_TIMEOUT`` also rebuilds it: aiokafka retries a commit to a topic the broker no
+  longer knows (a restarted ``memory://`` Tansu) forever; the rebuilt consumer re-creates the
+  topics, and the uncommitted batch comes again to idempotent consumers.
 """
 
 from __future__ import annotations
@@ -36,6 +39,11 @@ log = logging.getLogger(__name__)
 _FIRST_PAUSE = 0.05
 _MAX_PAUSE = 2.0
 _BROKER_ERRORS = (KafkaError, OSError, asyncio.TimeoutError)
+COMMIT_TIMEOUT = 15.0  # seconds
+
+
+class CommitStuck(Exception):
+    """An offset commit did not finish in time; the consumer is rebuilt."""
 
 
 def _pause(failures: int) -> float:
@@ -379,7 +387,9 @@ class _Consumer(ConsumerRebalanceListener):
                     failures = 0
                     offsets = {tp: records[-1].offset + 1 for tp, records in fetched.items()}
                     try:
-                        await consumer.commit(offsets)
+                        await asyncio.wait_for(consumer.commit(offsets), COMMIT_TIMEOUT)
+                    except TimeoutError:
+                        raise CommitStuck(f"offset commit of {s.group} took over {COMMIT_TIMEOUT:.0f} s") from None
                     except (KafkaError, IllegalStateError):
                         # the group moved on (rebalance, broker restart): the new owner of these
                         # partitions starts from the last commit, so the batch may come again
