@@ -47,6 +47,7 @@ CONFIG_KEYS = {
     "MERIDIAN_PORT",
     "MERIDIAN_KAFKA_BOOTSTRAP",
     "MERIDIAN_KAFKA_IDEMPOTENCE",
+    "MERIDIAN_KAFKA_FETCH_MAX_WAIT_MS",
     "MERIDIAN_KAFKA_REPLICATION_FACTOR",
     "MERIDIAN_LOG_LEVEL",
 }
@@ -214,6 +215,7 @@ def test_configmap(service: str) -> None:
     assert data["MERIDIAN_HOST"] == "0.0.0.0"
     assert data["MERIDIAN_PORT"] == str(PORT)
     assert data["MERIDIAN_KAFKA_IDEMPOTENCE"] == "true"
+    assert data["MERIDIAN_KAFKA_FETCH_MAX_WAIT_MS"] == "500", "Apache Kafka answers fetches early: poll less"
     assert "MERIDIAN_DATA_REGION" not in data, "the region overlay sets it"
     if service == "gateway":
         urls = json.loads(data["MERIDIAN_SERVICE_URLS"])

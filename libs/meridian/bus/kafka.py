@@ -60,6 +60,10 @@ class KafkaBus(Bus):
     ``session_timeout_ms`` is the consumer-group session: a dead member's partitions move after
     it, and Tansu also holds every JoinGroup for half of it (tests use 2000; Apache Kafka
     rejects values below its ``group.min.session.timeout.ms``, 6000 by default).
+    ``fetch_max_wait_ms`` bounds how long a fetch waits for records: Apache Kafka answers as soon
+    as one record is there, but Tansu always waits the full time, which adds up to it to every
+    bus hop (500 ms, aiokafka's default, made a message's p50 ~720 ms at 10 msgs/s in distributed
+    mode; 50 ms made it ~90 ms). A small value costs idle consumers one fetch per interval.
     """
 
     def __init__(
@@ -73,6 +77,7 @@ class KafkaBus(Bus):
         publish_timeout: float = 5.0,
         stop_timeout: float = 10.0,
         session_timeout_ms: int = 10_000,
+        fetch_max_wait_ms: int = 50,
     ) -> None:
         self._bootstrap = bootstrap
         self._client_id = client_id
@@ -82,6 +87,7 @@ class KafkaBus(Bus):
         self._publish_timeout = publish_timeout
         self._stop_timeout = stop_timeout
         self._session_timeout_ms = session_timeout_ms
+        self._fetch_max_wait_ms = fetch_max_wait_ms
         self._producer: AIOKafkaProducer | None = None
         self._producer_lock = asyncio.Lock()
         self._admin: AIOKafkaAdminClient | None = None
@@ -286,6 +292,7 @@ class KafkaBus(Bus):
             "session_timeout_ms": self._session_timeout_ms,
             "heartbeat_interval_ms": max(100, min(1_000, self._session_timeout_ms // 5)),
             "metadata_max_age_ms": 5_000,
+            "fetch_max_wait_ms": self._fetch_max_wait_ms,
             "retry_backoff_ms": 100,
             "request_timeout_ms": 15_000,
         }
