@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
@@ -20,6 +21,11 @@ from meridian.events.envelope import EventMeta, encode_value, new_meta, to_heade
 from meridian.events.registry import topic_of
 from meridian.telemetry import current_traceparent
 
+log = logging.getLogger("meridian.uow")
+
+# store(rows) -> the ids of the rows it stored, in one statement (see SqlUnitOfWork.store_at_commit)
+StoreMany = Callable[[list[Any]], Awaitable[set[Any]]]
+
 
 class Clock:
     def now(self) -> datetime:
@@ -31,7 +37,8 @@ class SqlUnitOfWork:
 
     ``emit`` queues an event; ``commit`` writes the queued events to the outbox in the same
     transaction as the data. Handlers never commit: the runner (``ServiceKit.execute`` or the event
-    consumer) does.
+    consumer) does. ``store_at_commit`` stages a row for a batched insert run at commit, before the
+    events are written, with a follow-up for when the row is stored.
     """
 
     def __init__(self, engine: AsyncEngine, *, outbox: Table, processed: Table, source: str, data_region: str,
@@ -44,6 +51,7 @@ class SqlUnitOfWork:
         self.clock = clock
         self._on_commit = on_commit
         self._pending: list[tuple[str, Message, EventMeta]] = []
+        self._staged: dict[StoreMany, list[tuple[Any, Callable[[], None]]]] = {}
         self.cause: EventMeta | None = None
         self.conn: AsyncConnection
 
@@ -54,6 +62,7 @@ class SqlUnitOfWork:
         self.conn = await self._engine.connect()
         await self.conn.begin()
         self._pending = []
+        self._staged = {}
         self.bind(self.conn)
         return self
 
@@ -78,10 +87,25 @@ class SqlUnitOfWork:
         self._pending.append((topic or topic_of(message), message, meta))
         return meta
 
-    def later(self, fn: Callable[[], None]) -> Callable[[], None]:
-        """``fn``, to be called later in this transaction (e.g. once a batched insert is known to
-        have stored a row) with the cause and trace context of now: what it emits is caused by, and
-        traced under, the event being handled now."""
+    def store_at_commit(self, store: StoreMany, row: Any, on_stored: Callable[[], None]) -> None:
+        """Stage ``row`` (it has an ``id``) for ``store``, which writes all the rows staged for it in
+        one statement at commit and returns the ids it stored (a duplicate is left out). Then
+        ``on_stored()`` runs if the row was stored, with the cause and trace context of now, so what
+        it emits is caused by, and traced under, the event being handled now."""
+        self._staged.setdefault(store, []).append((row, self._later(on_stored)))
+
+    async def _store_staged(self) -> None:
+        staged, self._staged = self._staged, {}
+        for store, items in staged.items():
+            stored = await store([row for row, _ in items])
+            for row, on_stored in items:
+                if row.id in stored:
+                    on_stored()
+                else:
+                    log.info("duplicate not stored", extra={"row": type(row).__name__, "row_id": str(row.id)})
+
+    def _later(self, fn: Callable[[], None]) -> Callable[[], None]:
+        """``fn``, to be called later in this transaction, under the cause and trace context of now."""
         cause, trace_context = self.cause, otel_context.get_current()
 
         def run() -> None:
@@ -145,6 +169,7 @@ class SqlUnitOfWork:
         self._pending = []
 
     async def commit(self) -> None:
+        await self._store_staged()
         had_events = bool(self._pending)
         await self.flush_events()
         await self.conn.commit()

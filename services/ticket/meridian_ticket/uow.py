@@ -14,7 +14,6 @@ conversation given a language so far, and the conversations whose language they 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from uuid import UUID
@@ -33,8 +32,6 @@ from meridian_ticket.repository import (
     TicketRepository,
 )
 
-log = logging.getLogger("meridian.ticket")
-
 
 class TicketUow(SqlUnitOfWork):
     contacts: ContactRepository
@@ -52,29 +49,11 @@ class TicketUow(SqlUnitOfWork):
         self._saved_conversations: dict[UUID, Conversation] = {}
         self._inbound: dict[InboundSender, InboundLookup] = {}
         self._contacts_changed: set[UUID] = set()
-        self._new_messages: list[tuple[Message, Callable[[], None]]] = []
 
     def add_message(self, message: Message, on_stored: Callable[[], None]) -> None:
-        """Store ``message`` at commit, with the transaction's other new messages in one statement;
-        then call ``on_stored`` (with the cause and trace context of now, so what it emits is caused
-        by the event being handled) unless the message was a duplicate and not stored."""
-        self._new_messages.append((message, self.later(on_stored)))
-
-    async def store_messages(self) -> None:
-        staged, self._new_messages = self._new_messages, []
-        if not staged:
-            return
-        stored = await self.messages.add_many([message for message, _ in staged])
-        for message, on_stored in staged:
-            if message.id in stored:
-                on_stored()
-            else:
-                log.info("duplicate message not stored", extra={"inbox_id": str(message.inbox_id),
-                                                                "message_id": str(message.id)})
-
-    async def commit(self) -> None:
-        await self.store_messages()
-        await super().commit()
+        """Store ``message`` at commit with the transaction's other new messages, in one statement;
+        ``on_stored`` runs unless it was a duplicate (see ``store_at_commit``)."""
+        self.store_at_commit(self.messages.add_many, message, on_stored)
 
     async def prefetch_inbound(self, senders: Sequence[InboundSender]) -> None:
         """Look up a batch's senders in one statement (see ``inbound_lookup``)."""

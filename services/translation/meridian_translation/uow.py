@@ -19,17 +19,8 @@ class TranslationUow(SqlUnitOfWork):
     def bind(self, conn: AsyncConnection) -> None:
         self.detections = DetectionRepository(conn)
         self.detected_ahead: dict[str, Detection] = {}
-        self._new: list[tuple[NewDetection, Callable[[], None]]] = []
 
     def add_detection(self, detection: NewDetection, on_stored: Callable[[], None]) -> None:
-        """Store ``detection`` at commit with the transaction's others, then call ``on_stored``
-        (under the cause and trace context of now) unless the message had been detected before."""
-        self._new.append((detection, self.later(on_stored)))
-
-    async def commit(self) -> None:
-        staged, self._new = self._new, []
-        stored = await self.detections.add_many([d for d, _ in staged])
-        for detection, on_stored in staged:
-            if detection.id in stored:
-                on_stored()
-        await super().commit()
+        """Store ``detection`` at commit with the transaction's others, in one statement;
+        ``on_stored`` runs unless the message had been detected before (see ``store_at_commit``)."""
+        self.store_at_commit(self.detections.add_many, detection, on_stored)
