@@ -129,8 +129,7 @@ class Forwarder:
                 content = await upstream.read()
                 out: dict[str, str] = {}
                 for name, value in upstream.headers.items():
-                    name = name.lower()
-                    out[name] = f"{out[name]}, {value}" if name in out else value
+                    _add_header(out, name, value)
                 return upstream.status, out, content
         except (aiohttp.ClientError, TimeoutError) as exc:
             log.warning("owner unreachable", extra={"service": service, "error": type(exc).__name__})
@@ -160,6 +159,13 @@ class Forwarder:
     @staticmethod
     def traceparent() -> str:
         return current_traceparent()
+
+
+def _add_header(headers: dict[str, str], name: str, value: str) -> None:
+    """Add a response header under its lower-case name; a repeated one is joined with ", ", as an
+    HTTP client's headers.get() does."""
+    name = name.lower()
+    headers[name] = f"{headers[name]}, {value}" if name in headers else value
 
 
 async def call_asgi(app: Any, service: str, method: str, target: str, headers: RawHeaders, body: bytes
@@ -192,10 +198,8 @@ async def call_asgi(app: Any, service: str, method: str, target: str, headers: R
         nonlocal status
         if message["type"] == "http.response.start":
             status = message["status"]
-            for raw_name, raw_value in message.get("headers", []):
-                name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
-                # a repeated header is joined with ", ", as an HTTP client's headers.get() does
-                response_headers[name] = f"{response_headers[name]}, {value}" if name in response_headers else value
+            for name, value in message.get("headers", []):
+                _add_header(response_headers, name.decode("latin-1"), value.decode("latin-1"))
         elif message["type"] == "http.response.body":
             chunks.append(message.get("body", b""))
             if not message.get("more_body", False):
