@@ -7,7 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import pytest
@@ -20,34 +23,69 @@ pytestmark = pytest.mark.integration
 TOKEN = "mrd_demo_bootstrap_token_for_tests"
 
 
-def _wait_for_demo(port: int, proc: subprocess.Popen, timeout: float = 120) -> list[dict]:
+@dataclass
+class Running:
+    """A run command's process and what it has printed so far (read by a thread, so a test can wait
+    for the banner while the process keeps running)."""
+
+    proc: subprocess.Popen
+    lines: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
+
+    def read(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    def output(self) -> str:
+        return "".join(self.lines)
+
+
+def _wait_for_demo(run: Running, port: int, timeout: float = 120) -> list[dict]:
+    """Wait until the demo tenant's admin token is printed (the last thing a run command does) and its
+    demo agents are served."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert proc.poll() is None, f"exited with {proc.returncode}"
-        try:
-            r = httpx.get(f"http://127.0.0.1:{port}/api/v1/agents", headers={"Authorization": f"Bearer {TOKEN}"},
-                          timeout=2)
-            if r.status_code == 200 and len(r.json()["items"]) >= 3:
-                return r.json()["items"]
-        except httpx.HTTPError:
-            pass
+        assert run.proc.poll() is None, f"exited with {run.proc.returncode}"
+        if TOKEN in run.output():
+            try:
+                r = httpx.get(f"http://127.0.0.1:{port}/api/v1/agents",
+                              headers={"Authorization": f"Bearer {TOKEN}"}, timeout=2)
+                if r.status_code == 200 and len(r.json()["items"]) >= 3:
+                    return r.json()["items"]
+            except httpx.HTTPError:
+                pass
         time.sleep(0.2)
-    raise TimeoutError("demo tenant not served")
+    raise TimeoutError(f"demo tenant not served; printed so far: {run.output()!r}")
 
 
-def _run(args: list[str], env: dict[str, str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "meridian.runtime.cli", *args], env=env,
+def _run(args: list[str], env: dict[str, str]) -> Running:
+    proc = subprocess.Popen([sys.executable, "-m", "meridian.runtime.cli", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    run = Running(proc)
+    run.reader = threading.Thread(target=run.read, daemon=True)
+    run.reader.start()
+    return run
 
 
-def _stop(proc: subprocess.Popen) -> str:
-    proc.terminate()
+def _embedded_postgres_running(data_dir: Path) -> bool:
+    pid_file = data_dir / "postgres" / "postmaster.pid"
     try:
-        out, _ = proc.communicate(timeout=30)
+        pid = int(pid_file.read_text().split()[0])
+        os.kill(pid, 0)
+    except (FileNotFoundError, ProcessLookupError, ValueError, IndexError):
+        return False
+    return True
+
+
+def _stop(run: Running) -> str:
+    run.proc.terminate()
+    try:
+        run.proc.wait(timeout=30)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-    return out
+        run.proc.kill()
+        run.proc.wait()
+    run.reader.join(timeout=10)
+    return run.output()
 
 
 def test_meridian_run_embedded_seeds_demo_tenant(tmp_path):
@@ -55,14 +93,37 @@ def test_meridian_run_embedded_seeds_demo_tenant(tmp_path):
     env = {**os.environ, "MERIDIAN_PORT": str(port), "MERIDIAN_DATA_DIR": str(tmp_path / "data"),
            "MERIDIAN_BOOTSTRAP_TOKEN": TOKEN, "MERIDIAN_LOG_LEVEL": "WARNING"}
     env.pop("MERIDIAN_DATABASE_URL", None)
-    proc = _run(["run"], env)
+    run = _run(["run"], env)
     try:
-        agents = _wait_for_demo(port, proc)
+        agents = _wait_for_demo(run, port)
         assert {a["status"] for a in agents} == {"online"}
     finally:
-        out = _stop(proc)
+        out = _stop(run)
     assert TOKEN in out
+    assert run.proc.returncode == 0
     assert (tmp_path / "data" / "postgres" / "PG_VERSION").exists()
+    assert not _embedded_postgres_running(tmp_path / "data"), "SIGTERM left the embedded PostgreSQL running"
+
+
+def test_meridian_run_stopped_while_starting_stops_its_postgres(tmp_path):
+    """A SIGTERM that arrives while the platform is still starting (PostgreSQL up, migrations
+    running) is honoured once the start completes, and the embedded PostgreSQL is stopped too."""
+    port = free_port()
+    data = tmp_path / "data"
+    env = {**os.environ, "MERIDIAN_PORT": str(port), "MERIDIAN_DATA_DIR": str(data),
+           "MERIDIAN_BOOTSTRAP_TOKEN": TOKEN, "MERIDIAN_LOG_LEVEL": "WARNING"}
+    env.pop("MERIDIAN_DATABASE_URL", None)
+    run = _run(["run"], env)
+    try:
+        deadline = time.monotonic() + 60
+        while not _embedded_postgres_running(data):
+            assert run.proc.poll() is None, f"exited with {run.proc.returncode}"
+            assert time.monotonic() < deadline, "embedded PostgreSQL did not start"
+            time.sleep(0.05)
+    finally:
+        out = _stop(run)
+    assert run.proc.returncode == 0, out
+    assert not _embedded_postgres_running(data), "SIGTERM during start left the embedded PostgreSQL running"
 
 
 async def test_meridian_run_distributed_starts_broker_and_services(tmp_path):
@@ -72,11 +133,13 @@ async def test_meridian_run_distributed_starts_broker_and_services(tmp_path):
            "MERIDIAN_BOOTSTRAP_TOKEN": TOKEN, "MERIDIAN_DATABASE_URL": database_url(name),
            "MERIDIAN_LOG_LEVEL": "WARNING"}
     env.pop("MERIDIAN_KAFKA_BOOTSTRAP", None)
-    proc = _run(["run-distributed"], env)
+    run = _run(["run-distributed"], env)
     try:
-        _wait_for_demo(port, proc)
+        _wait_for_demo(run, port)
     finally:
-        out = _stop(proc)
+        out = _stop(run)
         await drop_database(name)
     assert "Tansu broker" in out
     assert TOKEN in out
+    assert run.proc.returncode == 0
+    assert "exited with" not in out, out

