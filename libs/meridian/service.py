@@ -87,7 +87,7 @@ class ServiceKit:
                             migrate=self.migrate, close=self.engine.dispose, seed=seed)
 
 
-def _kit(request: Request) -> ServiceKit:
+async def _kit(request: Request) -> ServiceKit:
     return request.app.state.kit
 
 

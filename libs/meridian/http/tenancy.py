@@ -32,7 +32,7 @@ def verify_internal(request: Request) -> None:
             raise Unauthorized("internal token missing or wrong")
 
 
-def current_tenant(request: Request) -> Tenant:
+async def current_tenant(request: Request) -> Tenant:
     verify_internal(request)
     raw = request.headers.get(TENANT_HEADER)
     if not raw:

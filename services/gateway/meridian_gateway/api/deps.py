@@ -28,7 +28,7 @@ class GatewayState:
     openapi_cache: dict[str, Any] = field(default_factory=dict)
 
 
-def _state(request: Request) -> GatewayState:
+async def _state(request: Request) -> GatewayState:
     return request.app.state.gateway
 
 
@@ -47,7 +47,7 @@ async def authenticate(request: Request) -> Principal:
     return principal
 
 
-def require_operator(request: Request) -> None:
+async def require_operator(request: Request) -> None:
     state: GatewayState = request.app.state.gateway
     token = bearer_token(request.headers.get("authorization"))
     if token is None or not tokens_equal(token, state.operator_token):

@@ -21,7 +21,7 @@ class IngestState:
     worker: DeliveryWorker
 
 
-def _state(request: Request) -> IngestState:
+async def _state(request: Request) -> IngestState:
     return request.app.state.ingest
 
 

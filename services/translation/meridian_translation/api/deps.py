@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from meridian_translation.detector import LanguageDetector
 
 
-def _detector(request: Request) -> LanguageDetector:
+async def _detector(request: Request) -> LanguageDetector:
     return request.app.state.detector
 
 
