@@ -111,7 +111,9 @@ class OutboxRelay:
                 pass
             self._wake.clear()
             try:
-                while await self.flush_once():
+                # a batch smaller than the limit drained the outbox: a row committed since then set
+                # the wake event again (it was cleared above), so no empty claim is spent to learn it
+                while await self.flush_once() >= self._batch:
                     pass
                 self._failures = 0
                 await self._maybe_prune()

@@ -182,3 +182,44 @@ async def test_integrator_json_and_service_binary_events_are_both_consumed(env):
     caused = bus.records("ticket.messages.v1")[before:]
     assert {r.header("content-type") for r in caused} == {b"application/protobuf"}  # JSON in, binary out
     assert sorted(decode(r)[1].message_id for r in caused) == ["m101", "m102"]
+
+
+class CountingRelay(OutboxRelay):
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.claims: list[int] = []
+
+    async def flush_once(self) -> int:
+        sent = await super().flush_once()
+        self.claims.append(sent)
+        return sent
+
+
+async def test_relay_drains_full_batches_and_spends_no_empty_claim_after_a_partial_one():
+    async with scratch_schema("libs_test_relay", metadata) as engine:
+        bus = MemoryBus()
+        relay = CountingRelay(engine, outbox, bus, "libs_test_relay", batch=2, poll_interval=60)
+
+        def uow() -> SqlUnitOfWork:
+            return SqlUnitOfWork(engine, outbox=outbox, processed=processed, source="libs-test", data_region="eu",
+                                 clock=Clock(), on_commit=relay.wake)
+
+        await bus.start()
+        task = asyncio.create_task(relay.run())
+        try:
+            async with uow() as u:
+                for i in range(5):
+                    u.emit(threaded(i), key="c1", tenant_id="t1")
+                await u.commit()
+
+            async def published() -> bool:
+                return len(bus.records("ticket.messages.v1")) == 5
+
+            await wait_until(published)
+            await asyncio.sleep(0.1)
+            # two full batches, then the partial one ends the round: no fourth, empty claim
+            assert relay.claims == [2, 2, 1]
+            assert [decode(r)[1].message_id for r in bus.records("ticket.messages.v1")] == [f"m{i}" for i in range(5)]
+        finally:
+            task.cancel()
+            await bus.stop()
