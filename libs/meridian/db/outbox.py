@@ -4,10 +4,13 @@ and the relay that publishes outbox rows to the bus in ``seq`` order."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import json
 import logging
 import zlib
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -20,14 +23,12 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
-    bindparam,
     delete,
     func,
     select,
-    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from meridian.bus.base import Bus, BusUnavailable, Record
 
@@ -67,16 +68,32 @@ def processed_events_table(metadata: MetaData) -> Table:
     )
 
 
-def _claim_statement(t: Table):  # noqa: ANN202 - a SQLAlchemy Update
-    """``WITH relay_lock AS (SELECT pg_try_advisory_xact_lock(:lock_key)) UPDATE outbox SET sent_at = now()
-    WHERE seq IN (the :batch oldest unsent rows, if the lock is held, FOR UPDATE SKIP LOCKED)
-    RETURNING …``: the relay's lock, claim and mark in one round trip."""
-    held = select(func.pg_try_advisory_xact_lock(bindparam("lock_key", type_=BigInteger)).label("held")).cte(
-        "relay_lock")
-    due = (select(t.c.seq).select_from(t.join(held, held.c.held)).where(t.c.sent_at.is_(None))
-           .order_by(t.c.seq).limit(bindparam("batch", type_=Integer)).with_for_update(of=t, skip_locked=True))
-    return (update(t).where(t.c.seq.in_(due)).values(sent_at=func.now())
-            .returning(t.c.seq, t.c.topic, t.c.key, t.c.headers, t.c.payload))
+class _RelayStatements:
+    """The relay's statements as asyncpg SQL on the schema-qualified outbox.
+
+    The relay runs them on its own connection without SQLAlchemy: a claim through SQLAlchemy (pool
+    checkout, BEGIN, statement, COMMIT, check-in) cost ~750 µs of CPU against ~175 µs for the same
+    round trips on a kept asyncpg connection, and a busy platform claims several times per message.
+    """
+
+    def __init__(self, table: Table, schema: str) -> None:
+        t = f'"{schema}"."{table.name}"'
+        # the schema's relay lock, then the oldest unsent rows (FOR UPDATE SKIP LOCKED) claimed and
+        # marked sent in one round trip; no row when another process holds the lock
+        self.claim = (
+            "WITH relay_lock AS (SELECT pg_try_advisory_xact_lock($1::bigint) AS held) "
+            f"UPDATE {t} AS o SET sent_at = now() WHERE o.seq IN ("
+            f"SELECT d.seq FROM {t} AS d JOIN relay_lock ON relay_lock.held "
+            "WHERE d.sent_at IS NULL ORDER BY d.seq LIMIT $2 FOR UPDATE OF d SKIP LOCKED) "
+            "RETURNING o.seq, o.topic, o.key, o.headers::text AS headers, o.payload"
+        )
+        # a failed publish: the batch is unsent again, the attempt recorded on its first row
+        self.unsend = (
+            f"UPDATE {t} SET sent_at = NULL, "
+            "attempts = attempts + (CASE WHEN seq = $2 THEN 1 ELSE 0 END), "
+            "last_error = (CASE WHEN seq = $2 THEN $3 ELSE last_error END) "
+            "WHERE seq = ANY($1::bigint[])"
+        )
 
 
 class OutboxRelay:
@@ -84,7 +101,8 @@ class OutboxRelay:
 
     One relay per schema publishes at a time (a transaction-scoped advisory lock), so two processes
     of one service never reorder a key. A failed publish keeps the whole batch for the next round:
-    the relay never skips ahead.
+    the relay never skips ahead. The relay keeps one pooled connection for its whole life (replaced
+    after an error) and runs its statements on the asyncpg connection beneath it.
     """
 
     def __init__(self, engine: AsyncEngine, table: Table, bus: Bus, schema: str, *, batch: int = 1000,
@@ -95,7 +113,8 @@ class OutboxRelay:
         self._batch = batch
         self._poll = poll_interval
         self._lock_key = zlib.crc32(f"meridian.outbox.{schema}".encode())
-        self._claim = _claim_statement(table)
+        self._sql = _RelayStatements(table, schema)
+        self._lease: AsyncConnection | None = None
         self._wake = asyncio.Event()
         self._last_prune = datetime.min.replace(tzinfo=UTC)
         self._failures = 0
@@ -104,25 +123,44 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
-        while True:
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
-            except TimeoutError:
-                pass
-            self._wake.clear()
-            try:
-                # a batch smaller than the limit drained the outbox: a row committed since then set
-                # the wake event again (it was cleared above), so no empty claim is spent to learn it
-                while await self.flush_once() >= self._batch:
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
+                except TimeoutError:
                     pass
-                self._failures = 0
-                await self._maybe_prune()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the DB or the bus is down: back off, nothing is lost
-                self._failures += 1
-                log.warning("outbox relay failed", extra={"error": repr(exc), "failures": self._failures})
-                await asyncio.sleep(min(0.1 * 2 ** self._failures, 5.0))
+                self._wake.clear()
+                try:
+                    # a batch smaller than the limit drained the outbox: a row committed since then set
+                    # the wake event again (it was cleared above), so no empty claim is spent to learn it
+                    while await self.flush_once() >= self._batch:
+                        pass
+                    self._failures = 0
+                    await self._maybe_prune()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # the DB or the bus is down: back off, nothing is lost
+                    self._failures += 1
+                    log.warning("outbox relay failed", extra={"error": repr(exc), "failures": self._failures})
+                    if not isinstance(exc, BusUnavailable):
+                        await self._release(invalidate=True)  # the connection may be the broken part
+                    await asyncio.sleep(min(0.1 * 2 ** self._failures, 5.0))
+        finally:
+            await self._release()
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._lease is None:
+            self._lease = await self._engine.connect()
+        return (await self._lease.get_raw_connection()).driver_connection
+
+    async def _release(self, *, invalidate: bool = False) -> None:
+        lease, self._lease = self._lease, None
+        if lease is None:
+            return
+        with contextlib.suppress(Exception):
+            if invalidate:
+                await lease.invalidate()
+            await lease.close()
 
     async def flush_once(self) -> int:
         """Publish one batch; returns the number of rows sent (0 when idle or locked elsewhere).
@@ -130,31 +168,27 @@ class OutboxRelay:
         One statement takes the schema's relay lock, claims the oldest unsent rows and marks them
         sent; if publishing fails they are marked unsent again (with the attempt recorded) before
         the transaction commits, so nothing is skipped."""
-        t = self._table
-        async with self._engine.begin() as conn:
-            rows = (await conn.execute(self._claim, {"lock_key": self._lock_key, "batch": self._batch})).all()
+        conn = await self._connection()
+        failure: BusUnavailable | None = None
+        async with conn.transaction():
+            rows = await conn.fetch(self._sql.claim, self._lock_key, self._batch)
             if not rows:
                 return 0
-            rows.sort(key=lambda r: r.seq)  # RETURNING has no order
+            rows.sort(key=lambda r: r["seq"])  # RETURNING has no order
             records = [
                 Record(
-                    topic=r.topic,
-                    key=r.key.encode() if r.key is not None else None,
-                    value=bytes(r.payload),
-                    headers=tuple([(k, v.encode()) for k, v in r.headers.items()]),
+                    topic=r["topic"],
+                    key=r["key"].encode() if r["key"] is not None else None,
+                    value=bytes(r["payload"]),
+                    headers=tuple([(k, v.encode()) for k, v in json.loads(r["headers"]).items()]),
                 )
                 for r in rows
             ]
-            seqs = [r.seq for r in rows]
-            failure: BusUnavailable | None = None
             try:
                 await self._bus.publish(records)
             except BusUnavailable as exc:  # back to unsent, the attempt recorded (committed); run() backs off
                 failure = exc
-                await conn.execute(update(t).where(t.c.seq.in_(seqs)).values(sent_at=None))
-                await conn.execute(
-                    update(t).where(t.c.seq == seqs[0]).values(attempts=t.c.attempts + 1, last_error=str(exc)[:500])
-                )
+                await conn.execute(self._sql.unsend, [r["seq"] for r in rows], rows[0]["seq"], str(exc)[:500])
         if failure is not None:
             raise failure
         return len(rows)

@@ -3,6 +3,7 @@ use fails at most once per pool, nothing is lost, and the next attempt gets a fr
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -12,9 +13,9 @@ from meridian.bus.memory import MemoryBus
 from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
 from meridian.db.engine import make_engine
 from meridian.db.naming import service_metadata
-from meridian.db.outbox import outbox_table, processed_events_table
+from meridian.db.outbox import OutboxRelay, outbox_table, processed_events_table
 from meridian.db.uow import Clock, SqlUnitOfWork
-from meridian.events.envelope import new_meta, to_record
+from meridian.events.envelope import decode, new_meta, to_record
 from sqlalchemy import Column, MetaData, Table, Text, func, insert, select, text
 from sqlalchemy.dialects.postgresql import UUID
 
@@ -86,3 +87,47 @@ async def test_after_dropped_connections_the_next_transaction_works(engine):
     assert failures <= 1, failures
     async with engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(seen)) == 1
+
+
+async def test_the_relay_replaces_its_kept_connection_when_the_database_drops_it(engine):
+    bus = MemoryBus()
+    relay = OutboxRelay(engine, outbox, bus, SCHEMA, poll_interval=0.05)
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(engine, outbox=outbox, processed=processed, source="test", data_region="eu",
+                             clock=Clock(), on_commit=relay.wake)
+
+    async def emit(i: int) -> None:
+        for attempt in range(2):  # the writer's own pooled connection was dropped too: it may fail once
+            try:
+                async with uow() as u:
+                    u.emit(messages_v1.MessageThreaded(message_id=f"m{i}", conversation_id="c1"), key="c1",
+                           tenant_id="t1")
+                    await u.commit()
+                return
+            except Exception:  # noqa: BLE001 - whatever the driver raises for a closed connection
+                if attempt:
+                    raise
+
+    async def published(n: int) -> None:
+        for _ in range(200):
+            if len(bus.records("ticket.messages.v1")) >= n:
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"{n} records not published; pending {await relay.pending()}")
+
+    await bus.start()
+    task = asyncio.create_task(relay.run())
+    try:
+        await emit(0)
+        await published(1)
+        assert await drop_pooled_connections(engine) >= 1  # the relay's kept connection among them
+        await emit(1)
+        await emit(2)
+        await published(3)
+        assert [decode(r)[1].message_id for r in bus.records("ticket.messages.v1")] == ["m0", "m1", "m2"]
+        assert await relay.pending() == 0
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await bus.stop()
