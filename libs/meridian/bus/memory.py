@@ -2,8 +2,10 @@
 
 Same semantics as ``KafkaBus`` (see ``base.py``): keyed partitions, consumer groups with committed
 offsets per partition, at-least-once delivery with redelivery after a failed batch, ``from_latest``.
-Everything runs on the event loop of the caller; consumers wake on an ``asyncio.Condition`` (no
-polling). Tests wait with ``await bus.drained()`` and read what was published with ``records()``.
+Everything runs on the event loop of the caller; a consumer sleeps on its own event, set when a
+record arrives on one of its topics or its group's partitions change hands (no polling, and no
+wake-up of consumers that have nothing to read). Tests wait with ``await bus.drained()`` and read
+what was published with ``records()``.
 """
 
 from __future__ import annotations
@@ -80,7 +82,7 @@ class _Topic:
 class _Member:
     """One running subscription: a task reading the partitions its group assigned to it."""
 
-    __slots__ = ("subscription", "group", "assigned", "task", "busy", "stopping", "rotation")
+    __slots__ = ("subscription", "group", "assigned", "task", "busy", "stopping", "rotation", "wake")
 
     def __init__(self, subscription: Subscription, group: _Group) -> None:
         self.subscription = subscription
@@ -90,6 +92,7 @@ class _Member:
         self.busy = False  # a handler call (and its commit) is in progress
         self.stopping = False
         self.rotation = 0  # which assigned partition the next batch starts with (fairness)
+        self.wake = asyncio.Event()  # set when there may be something new to read
 
 
 class _Group:
@@ -136,7 +139,7 @@ class MemoryBus(Bus):
         self._topics: dict[str, _Topic] = {}
         self._groups: dict[str, _Group] = {}
         self._pending: list[Subscription] = []
-        self._changed = asyncio.Condition()
+        self._watchers: list[asyncio.Future[None]] = []  # drained() calls waiting for a change
         self._seq = itertools.count()
         self._started = False
 
@@ -164,7 +167,8 @@ class MemoryBus(Bus):
                 member.task.cancel()  # idle, or pausing after a failure: nothing to finish
         tasks = [m.task for m in members if m.task is not None]
         if tasks:
-            await self._notify()
+            for member in members:
+                member.wake.set()
             _, late = await asyncio.wait(tasks, timeout=self._stop_timeout)
             for task in late:
                 task.cancel()
@@ -173,11 +177,13 @@ class MemoryBus(Bus):
             group.members.clear()
             group.inflight.clear()
             group.rebalance()
-        await self._notify()
+        self._changed()
 
     async def publish(self, records: Sequence[Record]) -> None:
         now = int(time.time() * 1000)
+        touched: set[str] = set()
         for record in records:
+            touched.add(record.topic)
             topic = self._topic(record.topic)
             if record.key is None:
                 p = next(topic.round_robin)
@@ -189,7 +195,11 @@ class MemoryBus(Bus):
             )
             log_.seqs.append(next(self._seq))
         if records:
-            await self._notify()
+            for group in self._groups.values():
+                for member in group.members:
+                    if not member.wake.is_set() and not touched.isdisjoint(member.subscription.topics):
+                        member.wake.set()
+            self._changed()
 
     def subscribe(self, subscription: Subscription) -> None:
         if not subscription.topics:
@@ -220,8 +230,15 @@ class MemoryBus(Bus):
         Raises ``TimeoutError`` after ``timeout`` seconds (for instance when a handler keeps
         failing, or a group has no running member).
         """
-        async with self._changed:
-            await asyncio.wait_for(self._changed.wait_for(self._is_drained), timeout)
+        loop = asyncio.get_running_loop()
+
+        async def settled() -> None:
+            while not self._is_drained():
+                change = loop.create_future()
+                self._watchers.append(change)
+                await change
+
+        await asyncio.wait_for(settled(), timeout)
 
     def records(self, topic: str) -> list[Record]:
         """Every retained record of ``topic`` in publish order (with partition and offset)."""
@@ -244,9 +261,18 @@ class MemoryBus(Bus):
             topic = self._topics[name] = _Topic(name, self._partitions)
         return topic
 
-    async def _notify(self) -> None:
-        async with self._changed:
-            self._changed.notify_all()
+    def _changed(self) -> None:
+        """Something a ``drained()`` call may be waiting for happened."""
+        watchers, self._watchers = self._watchers, []
+        for change in watchers:
+            if not change.done():
+                change.set_result(None)
+
+    @staticmethod
+    def _wake_group(group: _Group) -> None:
+        """Partitions of ``group`` were released or reassigned: its members look again."""
+        for member in group.members:
+            member.wake.set()
 
     def _is_drained(self) -> bool:
         for group in self._groups.values():
@@ -262,6 +288,7 @@ class MemoryBus(Bus):
         member = _Member(subscription, group)
         group.members.append(member)
         group.rebalance()
+        self._wake_group(group)
         label = subscription.name or f"{subscription.group}:{','.join(subscription.topics)}"
         member.task = asyncio.get_running_loop().create_task(self._run(member), name=f"bus {label}")
 
@@ -299,20 +326,22 @@ class MemoryBus(Bus):
         subscription, group = member.subscription, member.group
         failures = 0
         while not member.stopping:
-            async with self._changed:
-                await self._changed.wait_for(lambda: member.stopping or self._has_work(member))
-                if member.stopping:
-                    return
-                batch = self._fetch(member)
-                tps = {(r.topic, r.partition) for r in batch}
-                for tp in tps:
-                    group.inflight[tp] = member
-                member.busy = True
+            member.wake.clear()
+            if not self._has_work(member):
+                await member.wake.wait()
+                continue
+            batch = self._fetch(member)
+            tps = {(r.topic, r.partition) for r in batch}
+            for tp in tps:
+                group.inflight[tp] = member
+            member.busy = True
             try:
                 await subscription.handler(batch)
             except asyncio.CancelledError:
                 member.busy = False
                 self._release(group, member, tps)
+                self._wake_group(group)
+                self._changed()
                 raise
             except Exception:
                 failures += 1
@@ -322,7 +351,8 @@ class MemoryBus(Bus):
                 )
                 member.busy = False
                 self._release(group, member, tps)
-                await self._notify()
+                self._wake_group(group)
+                self._changed()
                 if member.stopping:
                     return
                 await asyncio.sleep(_pause(failures))
@@ -337,7 +367,9 @@ class MemoryBus(Bus):
             if self._retention is not None:
                 for name in {r.topic for r in batch}:
                     self._trim(name, keep=self._retention, slack=self._retention)
-            await self._notify()
+            if len(group.members) > 1:
+                self._wake_group(group)
+            self._changed()
 
     @staticmethod
     def _release(group: _Group, member: _Member, tps: set[TopicPartition]) -> None:
