@@ -1,4 +1,11 @@
-"""Engines: one per service, bound to the service's own PostgreSQL schema."""
+"""Engines: one per service, bound to the service's own PostgreSQL schema.
+
+Every connection of a service's engine has ``search_path = "<schema>", public``: statements name
+tables without a schema, as the migrations do (meridian.db.migrate). SQLAlchemy's
+``schema_translate_map`` did the same by rewriting each statement's text with a regular expression
+at every execution: for ticket's inbound lookup (a large CTE) ~90 of ~440 µs of CPU per execution
+in a micro-benchmark.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +25,11 @@ def make_engine(url: str, schema: str, *, pool_size: int = 5, max_overflow: int 
     per unit of work): a connection the server dropped fails its first use, SQLAlchemy then discards
     the pool's older connections, and the caller's retry (consumers, the webhook group commit) gets a
     fresh one. Connections are also replaced after 30 minutes."""
-    engine = create_async_engine(
+    return create_async_engine(
         async_url(url),
         pool_size=pool_size,
         max_overflow=max_overflow,
         pool_recycle=1800,
-        connect_args={"server_settings": {"application_name": f"meridian-{schema}"}},
+        connect_args={"server_settings": {"application_name": f"meridian-{schema}",
+                                          "search_path": f'"{schema}", public'}},
     )
-    return engine.execution_options(schema_translate_map={None: schema})

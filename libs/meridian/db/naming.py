@@ -12,5 +12,6 @@ NAMING_CONVENTION = {
 
 
 def service_metadata() -> MetaData:
-    """A MetaData with no schema: each engine maps it to the service's schema with schema_translate_map."""
+    """A MetaData with no schema: each engine's connections find the service's schema first on their
+    search_path (meridian.db.engine)."""
     return MetaData(naming_convention=NAMING_CONVENTION)
