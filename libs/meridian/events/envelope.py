@@ -47,12 +47,14 @@ class EventMeta:
     content_type: str = PROTOBUF  # what services publish; read_meta sets what a record declares
     extra: dict[str, str] = field(default_factory=dict)
 
-    def caused(self, event_type: str, source: str, key: str) -> EventMeta:
-        """Meta of an event this one causes: same tenant and correlation, causation = this id."""
+    def caused(self, event_type: str, source: str, key: str, *, tenant_id: str | None = None,
+               traceparent: str = "", extra: dict[str, str] | None = None) -> EventMeta:
+        """Meta of an event this one causes: same tenant (unless given) and correlation, causation =
+        this id."""
         return EventMeta(
             id=uuid7(),
             type=event_type,
-            tenant_id=self.tenant_id,
+            tenant_id=self.tenant_id if tenant_id is None else tenant_id,
             occurred_at=datetime.now(UTC),
             source=source,
             data_region=self.data_region,
@@ -60,6 +62,8 @@ class EventMeta:
             causation_id=str(self.id),
             partition_key=key,
             schema_version=self.schema_version,
+            traceparent=traceparent,
+            extra=extra if extra is not None else {},
         )
 
     def with_trace(self, traceparent: str) -> EventMeta:
@@ -79,7 +83,8 @@ def schema_version(event_type: str) -> int:
 
 
 def new_meta(message: Message, *, tenant_id: str, source: str, key: str, data_region: str = "",
-             correlation_id: str = "", causation_id: str = "") -> EventMeta:
+             correlation_id: str = "", causation_id: str = "", traceparent: str = "",
+             extra: dict[str, str] | None = None) -> EventMeta:
     event_id = uuid7()
     et = type_name(message)
     return EventMeta(
@@ -93,10 +98,13 @@ def new_meta(message: Message, *, tenant_id: str, source: str, key: str, data_re
         causation_id=causation_id,
         partition_key=key,
         schema_version=schema_version(et),
+        traceparent=traceparent,
+        extra=extra if extra is not None else {},
     )
 
 
-def to_headers(meta: EventMeta) -> Headers:
+def header_pairs(meta: EventMeta) -> list[tuple[str, str]]:
+    """The CloudEvents headers of ``meta`` as text (``to_headers`` encodes them for a record)."""
     pairs = [
         ("ce_specversion", "1.0"),
         ("ce_id", str(meta.id)),
@@ -113,7 +121,11 @@ def to_headers(meta: EventMeta) -> Headers:
     ]
     if meta.traceparent:
         pairs.append(("traceparent", meta.traceparent))
-    return tuple((k, v.encode()) for k, v in pairs)
+    return pairs
+
+
+def to_headers(meta: EventMeta) -> Headers:
+    return tuple([(k, v.encode()) for k, v in header_pairs(meta)])
 
 
 def encode_value(message: Message, content_type: str = PROTOBUF) -> bytes:

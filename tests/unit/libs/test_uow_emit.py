@@ -4,12 +4,11 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from meridian.bus.base import Record
 from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
 from meridian.db.outbox import outbox_table, processed_events_table
-from meridian.db.uow import Clock, SqlUnitOfWork
+from meridian.db.uow import Clock, OutboxRow, SqlUnitOfWork
 from meridian.events.envelope import JSON, PROTOBUF, decode, new_meta, read_meta, to_record
 from sqlalchemy import MetaData
 
@@ -18,43 +17,28 @@ OUTBOX = outbox_table(metadata)
 PROCESSED = processed_events_table(metadata)
 
 
-class CapturingConnection:
-    """Stands in for the AsyncConnection: keeps the rows ``flush_events`` inserts."""
-
-    def __init__(self) -> None:
-        self.rows: list[dict[str, Any]] = []
-
-    async def execute(self, statement: Any, rows: list[dict[str, Any]]) -> None:
-        assert statement.table is OUTBOX
-        self.rows.extend(rows)
+def _uow() -> SqlUnitOfWork:
+    return SqlUnitOfWork(None, outbox=OUTBOX, processed=PROCESSED, source="ticket",  # type: ignore[arg-type]
+                         data_region="eu", clock=Clock())
 
 
-def _uow() -> tuple[SqlUnitOfWork, CapturingConnection]:
-    uow = SqlUnitOfWork(None, outbox=OUTBOX, processed=PROCESSED, source="ticket",  # type: ignore[arg-type]
-                        data_region="eu", clock=Clock())
-    conn = CapturingConnection()
-    uow.conn = conn  # type: ignore[assignment]
-    return uow, conn
-
-
-def _as_relayed(row: dict[str, Any]) -> Record:
+def _as_relayed(row: OutboxRow) -> Record:
     """The record ``OutboxRelay`` publishes for an outbox row."""
-    return Record(topic=row["topic"], key=row["key"].encode() if row["key"] is not None else None,
-                  value=bytes(row["payload"]), headers=tuple((k, v.encode()) for k, v in row["headers"].items()))
+    return Record(topic=row.topic, key=row.key.encode() if row.key is not None else None,
+                  value=bytes(row.payload), headers=tuple((k, v.encode()) for k, v in row.headers.items()))
 
 
 def _message(i: int = 1) -> messages_v1.MessageThreaded:
     return messages_v1.MessageThreaded(message_id=f"m{i}", conversation_id="c1", inbox_id="i1", text="hola")
 
 
-async def test_an_emitted_event_is_written_as_binary_protobuf_and_round_trips():
-    uow, conn = _uow()
+def test_an_emitted_event_is_written_as_binary_protobuf_and_round_trips():
+    uow = _uow()
     meta = uow.emit(_message(), key="c1", tenant_id="t1")
-    await uow.flush_events()
-    [row] = conn.rows
+    [row] = uow.outbox_rows()
     assert meta.content_type == PROTOBUF
-    assert row["headers"]["content-type"] == "application/protobuf"
-    assert row["payload"] == _message().SerializeToString(deterministic=True)
+    assert row.headers["content-type"] == "application/protobuf"
+    assert row.payload == _message().SerializeToString(deterministic=True)
     record = _as_relayed(row)
     got_meta, got = decode(record)
     assert got == _message()
@@ -63,17 +47,17 @@ async def test_an_emitted_event_is_written_as_binary_protobuf_and_round_trips():
     assert record.topic == "ticket.messages.v1" and record.key == b"c1"
 
 
-async def test_an_event_caused_by_integrator_json_is_still_published_binary():
+def test_an_event_caused_by_integrator_json_is_still_published_binary():
     json_meta = replace(new_meta(_message(), tenant_id="t1", source="/integrations/acme", key="c1"), content_type=JSON)
     cause = read_meta(to_record("ticket.messages.v1", _message(), json_meta))
     assert cause.content_type == JSON
-    uow, conn = _uow()
+    uow = _uow()
     uow.cause = cause
-    uow.emit(_message(2), key="c1", tenant_id="t1", headers={"x-extra": "kept"})
-    await uow.flush_events()
-    [row] = conn.rows
-    assert row["headers"]["content-type"] == "application/protobuf"
-    assert row["headers"]["x-extra"] == "kept"
+    uow.emit(_message(2), key="c1", tenant_id="t2", headers={"x-extra": "kept"})
+    [row] = uow.outbox_rows()
+    assert row.headers["content-type"] == "application/protobuf"
+    assert row.headers["x-extra"] == "kept"
     got_meta, got = decode(_as_relayed(row))
     assert got == _message(2)
     assert got_meta.causation_id == str(cause.id) and got_meta.correlation_id == cause.correlation_id
+    assert got_meta.tenant_id == "t2"  # the tenant given to emit, not the cause's
