@@ -14,9 +14,8 @@ from uuid import UUID
 
 from google.protobuf.message import Message
 from opentelemetry import context as otel_context
-from sqlalchemy import Table, Text, bindparam, func, select
-from sqlalchemy.dialects.postgresql import ARRAY, insert
-from sqlalchemy.dialects.postgresql import UUID as PG_UUID
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from meridian.events.envelope import EventMeta, encode_value, header_pairs, new_meta
@@ -147,13 +146,12 @@ class SqlUnitOfWork:
     async def claim_many(self, group: str, event_ids: list[UUID]) -> set[UUID]:
         """Mark a batch of events processed in one statement; returns the ids not seen before.
 
-        One SQL text whatever the batch size (the ids travel as an array), so it is compiled and
-        prepared once per connection instead of once per batch size."""
+        One prepared driver statement whatever the batch size (the ids travel as an array)."""
         if not event_ids:
             return set()
-        result = await self.conn.execute(_claim_many_statement(self._processed),
-                                         {"group": group, "ids": list(dict.fromkeys(event_ids))})
-        return set(result.scalars())
+        result = await self.conn.exec_driver_sql(_claim_many_sql(self._processed.name),
+                                                 (group, list(dict.fromkeys(event_ids))))
+        return {row[0] for row in result}
 
     async def claim(self, group: str, event_id: UUID) -> bool:
         """Mark an event processed for ``group``; False when it already was (a duplicate)."""
@@ -195,14 +193,9 @@ class SqlUnitOfWork:
 
 
 @functools.cache
-def _claim_many_statement(processed: Table):  # noqa: ANN202 - a SQLAlchemy Insert
-    ids = func.unnest(bindparam("ids", type_=ARRAY(PG_UUID(as_uuid=True))))
-    return (
-        insert(processed)
-        .from_select(["group", "event_id"], select(bindparam("group", type_=Text), ids))
-        .on_conflict_do_nothing()
-        .returning(processed.c.event_id)
-    )
+def _claim_many_sql(table: str) -> str:
+    return (f'INSERT INTO "{table}" ("group", event_id) SELECT $1::text, unnest($2::uuid[]) '
+            "ON CONFLICT DO NOTHING RETURNING event_id")
 
 
 @functools.cache
