@@ -340,8 +340,6 @@ class MemoryBus(Bus):
             except asyncio.CancelledError:
                 member.busy = False
                 self._release(group, member, tps)
-                self._wake_group(group)
-                self._changed()
                 raise
             except Exception:
                 failures += 1
@@ -351,8 +349,6 @@ class MemoryBus(Bus):
                 )
                 member.busy = False
                 self._release(group, member, tps)
-                self._wake_group(group)
-                self._changed()
                 if member.stopping:
                     return
                 await asyncio.sleep(_pause(failures))
@@ -363,19 +359,20 @@ class MemoryBus(Bus):
                 if r.offset + 1 > group.committed[tp]:
                     group.committed[tp] = r.offset + 1
             member.busy = False
-            self._release(group, member, tps)
             if self._retention is not None:
                 for name in {r.topic for r in batch}:
                     self._trim(name, keep=self._retention, slack=self._retention)
-            if len(group.members) > 1:
-                self._wake_group(group)
-            self._changed()
+            self._release(group, member, tps)
 
-    @staticmethod
-    def _release(group: _Group, member: _Member, tps: set[TopicPartition]) -> None:
+    def _release(self, group: _Group, member: _Member, tps: set[TopicPartition]) -> None:
+        """``member`` is done with ``tps`` (handled, failed or cancelled): another member of its group
+        may read them now, and a ``drained()`` call may be satisfied."""
         for tp in tps:
             if group.inflight.get(tp) is member:
                 del group.inflight[tp]
+        if len(group.members) > 1:
+            self._wake_group(group)
+        self._changed()
 
     def _trim(self, name: str, keep: int, slack: int = 0) -> int:
         topic = self._topics[name]
