@@ -69,15 +69,16 @@ def processed_events_table(metadata: MetaData) -> Table:
 
 
 class _RelayStatements:
-    """The relay's statements as asyncpg SQL on the schema-qualified outbox.
+    """The relay's statements as asyncpg SQL (the table found on the connection's search_path, like
+    every statement of the service: meridian.db.engine).
 
     The relay runs them on its own connection without SQLAlchemy: a claim through SQLAlchemy (pool
     checkout, BEGIN, statement, COMMIT, check-in) cost ~750 µs of CPU against ~175 µs for the same
     round trips on a kept asyncpg connection, and a busy platform claims several times per message.
     """
 
-    def __init__(self, table: Table, schema: str) -> None:
-        t = f'"{schema}"."{table.name}"'
+    def __init__(self, table: Table) -> None:
+        t = f'"{table.name}"'
         # the schema's relay lock, then the oldest unsent rows (FOR UPDATE SKIP LOCKED) claimed and
         # marked sent in one round trip; no row when another process holds the lock
         self.claim = (
@@ -113,7 +114,7 @@ class OutboxRelay:
         self._batch = batch
         self._poll = poll_interval
         self._lock_key = zlib.crc32(f"meridian.outbox.{schema}".encode())
-        self._sql = _RelayStatements(table, schema)
+        self._sql = _RelayStatements(table)
         self._lease: AsyncConnection | None = None
         self._wake = asyncio.Event()
         self._last_prune = datetime.min.replace(tzinfo=UTC)

@@ -15,7 +15,6 @@ from uuid import UUID
 from google.protobuf.message import Message
 from opentelemetry import context as otel_context
 from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from meridian.events.envelope import EventMeta, encode_value, header_pairs, new_meta
@@ -152,13 +151,6 @@ class SqlUnitOfWork:
         result = await self.conn.exec_driver_sql(_claim_many_sql(self._processed.name),
                                                  (group, list(dict.fromkeys(event_ids))))
         return {row[0] for row in result}
-
-    async def claim(self, group: str, event_id: UUID) -> bool:
-        """Mark an event processed for ``group``; False when it already was (a duplicate)."""
-        result = await self.conn.execute(
-            insert(self._processed).values(group=group, event_id=event_id).on_conflict_do_nothing()
-        )
-        return result.rowcount == 1
 
     def outbox_rows(self) -> list[OutboxRow]:
         """The queued events as outbox rows, in the order they were emitted."""
