@@ -59,3 +59,43 @@ async def test_requests_run_in_a_span_continuing_the_callers_trace():
     assert seen[0].split("-")[1] == "0af7651916cd43dd8448eb211c80319c"      # the caller's trace goes on
     assert seen[0].split("-")[2] != "b7ad6b7169203331"                      # in a span of its own
     assert seen[1].split("-")[1] not in ("", "0" * 32, "0af7651916cd43dd8448eb211c80319c")  # a new trace
+
+
+def test_traceparent_is_read_as_the_w3c_propagator_reads_it():
+    from meridian.telemetry import _trace_id
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    cases = ["00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00",
+             "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-future",
+             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-extra",
+             "ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+             "00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01",
+             "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+             "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01",
+             "00-0af7651916cd43dd8448eb211c80319-b7ad6b7169203331-01",
+             "00-+af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+             "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331", "garbage", ""]
+    propagator = TraceContextTextMapPropagator()
+    for header in cases:
+        ctx = trace.get_current_span(propagator.extract({"traceparent": header})).get_span_context()
+        assert _trace_id(header) == (ctx.trace_id if ctx.is_valid else 0), header
+
+
+def test_a_provider_that_records_gets_recorded_spans(monkeypatch):
+    """Installed before Meridian's (e.g. by opentelemetry-instrument with an exporter): its spans
+    are made by its own tracer, with the span's name and attributes."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: provider)
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    with span_from(caller, "process ticket.messages.v1", event_id="e1") as span:
+        assert span.is_recording()
+    (finished,) = exporter.get_finished_spans()
+    assert finished.name == "process ticket.messages.v1" and finished.attributes["event_id"] == "e1"
+    assert format(finished.context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
