@@ -87,7 +87,7 @@ class SqlUnitOfWork:
     def emit(self, message: Message, *, key: str, tenant_id: str | UUID, topic: str | None = None,
              headers: dict[str, str] | None = None) -> EventMeta:
         """Queue an event; ``headers`` (optional) are extra record headers, e.g. ``x-dlq-reason``."""
-        tenant, traceparent, extra = str(tenant_id), current_traceparent(), dict(headers or {})
+        tenant, traceparent, extra = str(tenant_id), current_traceparent(), dict(headers) if headers else None
         if self.cause is not None:
             meta = self.cause.caused(message.DESCRIPTOR.full_name, self.source, key, tenant_id=tenant,
                                      traceparent=traceparent, extra=extra)

@@ -11,9 +11,10 @@ integrators.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
@@ -31,8 +32,13 @@ class EventDecodeError(Exception):
     """A record that cannot become an event: missing headers, bad JSON/protobuf, unknown type."""
 
 
-@dataclass(frozen=True, slots=True)
-class EventMeta:
+_NO_EXTRA: Mapping[str, str] = MappingProxyType({})
+
+
+class EventMeta(NamedTuple):
+    """An event's envelope. Immutable; a NamedTuple because one is built for every event published
+    and every event read (~0.7 µs against ~4 µs for a frozen dataclass)."""
+
     id: uuid.UUID
     type: str
     tenant_id: str
@@ -45,10 +51,10 @@ class EventMeta:
     schema_version: int = 1
     traceparent: str = ""
     content_type: str = PROTOBUF  # what services publish; read_meta sets what a record declares
-    extra: dict[str, str] = field(default_factory=dict)
+    extra: Mapping[str, str] = _NO_EXTRA
 
     def caused(self, event_type: str, source: str, key: str, *, tenant_id: str | None = None,
-               traceparent: str = "", extra: dict[str, str] | None = None) -> EventMeta:
+               traceparent: str = "", extra: Mapping[str, str] | None = None) -> EventMeta:
         """Meta of an event this one causes: same tenant (unless given) and correlation, causation =
         this id."""
         return EventMeta(
@@ -63,11 +69,8 @@ class EventMeta:
             partition_key=key,
             schema_version=self.schema_version,
             traceparent=traceparent,
-            extra=extra if extra is not None else {},
+            extra=extra or _NO_EXTRA,
         )
-
-    def with_trace(self, traceparent: str) -> EventMeta:
-        return replace(self, traceparent=traceparent)
 
 
 def type_name(message: Message | type[Message]) -> str:
@@ -84,7 +87,7 @@ def schema_version(event_type: str) -> int:
 
 def new_meta(message: Message, *, tenant_id: str, source: str, key: str, data_region: str = "",
              correlation_id: str = "", causation_id: str = "", traceparent: str = "",
-             extra: dict[str, str] | None = None) -> EventMeta:
+             extra: Mapping[str, str] | None = None) -> EventMeta:
     event_id = uuid7()
     et = type_name(message)
     return EventMeta(
@@ -99,7 +102,7 @@ def new_meta(message: Message, *, tenant_id: str, source: str, key: str, data_re
         partition_key=key,
         schema_version=schema_version(et),
         traceparent=traceparent,
-        extra=extra if extra is not None else {},
+        extra=extra or _NO_EXTRA,
     )
 
 

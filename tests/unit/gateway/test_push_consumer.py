@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from meridian.contracts.ticket import tickets_v1_pb2 as tickets_v1
@@ -26,5 +25,5 @@ async def test_fresh_events_are_pushed_and_old_ones_are_not():
     event = tickets_v1.TicketAssigned(ticket_id="t", conversation_id="c", assignee_agent_id="a")
     meta = new_meta(event, tenant_id="tenant-1", source="ticket", key="c")
     await handler(event, meta)
-    await handler(event, replace(meta, occurred_at=datetime.now(UTC) - timedelta(minutes=10)))
+    await handler(event, meta._replace(occurred_at=datetime.now(UTC) - timedelta(minutes=10)))
     assert [(t, f["type"]) for t, f in fanout.published] == [("tenant-1", "ticket.assigned")]

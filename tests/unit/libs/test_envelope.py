@@ -4,7 +4,6 @@ still accepted from integrators, clear decode errors."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import pytest
 from meridian.bus.base import Record
@@ -51,7 +50,7 @@ def test_services_publish_binary_protobuf_and_it_round_trips():
 
 def test_an_event_caused_by_a_json_event_is_published_binary():
     meta = new_meta(_message(), tenant_id="t1", source="x", key="c1")
-    json_record = to_record("ticket.messages.v1", _message(), replace(meta, content_type=JSON))
+    json_record = to_record("ticket.messages.v1", _message(), meta._replace(content_type=JSON))
     cause = read_meta(json_record)
     assert cause.content_type == JSON
     caused = cause.caused("meridian.ticket.v1.MessageCreated", "ticket", "c1")
@@ -65,7 +64,7 @@ def test_encode_value_defaults_to_binary_and_still_writes_json_on_request():
 
 
 def test_json_values_still_round_trip():
-    meta = replace(new_meta(_message(), tenant_id="t1", source="x", key="c1"), content_type=JSON)
+    meta = new_meta(_message(), tenant_id="t1", source="x", key="c1")._replace(content_type=JSON)
     record = to_record("ticket.messages.v1", _message(), meta)
     assert record.header("content-type") == b"application/json"
     assert json.loads(record.value)["conversationId"] == "c1"

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from meridian.bus.base import Record
 from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
 from meridian.db.outbox import outbox_table, processed_events_table
@@ -48,7 +46,7 @@ def test_an_emitted_event_is_written_as_binary_protobuf_and_round_trips():
 
 
 def test_an_event_caused_by_integrator_json_is_still_published_binary():
-    json_meta = replace(new_meta(_message(), tenant_id="t1", source="/integrations/acme", key="c1"), content_type=JSON)
+    json_meta = new_meta(_message(), tenant_id="t1", source="/integrations/acme", key="c1")._replace(content_type=JSON)
     cause = read_meta(to_record("ticket.messages.v1", _message(), json_meta))
     assert cause.content_type == JSON
     uow = _uow()
