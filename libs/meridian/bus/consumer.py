@@ -42,6 +42,9 @@ class EventSubscription:
     # optional: reads (or writes) what the whole batch needs in a few statements, so the per-event
     # handlers find it in the unit of work instead of querying once per event
     prepare: BatchPreparer | None = None
+    # optional, for subscriptions without a DB: awaited once per batch after its handlers succeeded
+    # and before the offsets are committed, e.g. to send what the handlers staged in one round trip
+    after_batch: Callable[[], Awaitable[None]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -137,6 +140,8 @@ class EventConsumer:
             for record, meta, message, handler in events:
                 with span_from(meta.traceparent, f"process {record.topic}", event_id=str(meta.id)):
                     await handler(message, meta)
+            if self.sub.after_batch is not None:
+                await self.sub.after_batch()
             return
         assert self._uow_factory is not None
         async with self._uow_factory() as uow:

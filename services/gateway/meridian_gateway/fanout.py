@@ -1,10 +1,12 @@
 """WebSocket fan-out: frames of a tenant reach every connection of that tenant, on any gateway process.
 
 ``MemoryFanout`` (embedded mode, one process) keeps a small ring per tenant for resume.
-``RedisFanout`` (``MERIDIAN_REDIS_URL`` set) publishes each frame on the pub/sub channel
-``meridian:ws:<tenant_id>`` and appends it to the capped stream ``meridian:ws:stream:<tenant_id>``
-(``XADD MAXLEN ~ N``) for resume; every gateway process listens to ``meridian:ws:*`` and delivers to
-its local connections. The Kafka group ``gateway.push`` is shared, so each event is fanned out once.
+``RedisFanout`` (``MERIDIAN_REDIS_URL`` set) appends each frame to the capped stream
+``meridian:ws:stream:<tenant_id>`` (``XADD MAXLEN ~ N``) for resume and publishes a batch's frames of a
+tenant as one pub/sub message on ``meridian:ws:<tenant_id>`` (lines ``<event id>`` and ``<frame>``,
+alternating; a frame's JSON has no raw newline), all in one pipelined round trip; every gateway
+process listens to ``meridian:ws:*`` and delivers to its local connections. The Kafka group
+``gateway.push`` is shared, so each event is fanned out once.
 
 A frame travels as its JSON text (encoded once). Each connection has a bounded queue: a client too
 slow to keep up is marked overflowed (its connection is then closed) and never blocks the others.
@@ -24,6 +26,10 @@ from typing import Any
 log = logging.getLogger("meridian.gateway.fanout")
 
 CHANNEL_PREFIX = "meridian:ws:"
+# frames delivered between two yields to the event loop: the connections' send loops (tasks on the
+# same loop) drain their queues in between, so a batch larger than a connection's queue does not cut
+# off a client that reads
+YIELD_EVERY = 100
 STREAM_PREFIX = "meridian:ws:stream:"
 
 
@@ -97,9 +103,13 @@ class _Local:
             if not subs:
                 del self.by_tenant[sub.tenant_id]
 
-    def deliver(self, tenant_id: str, event_id: str, text: str) -> None:
-        for sub in tuple(self.by_tenant.get(tenant_id, ())):
-            sub.offer(event_id, text)
+    async def deliver(self, frames: Iterable[tuple[str, str, str]]) -> None:
+        """(tenant id, event id, frame text) triples, in order."""
+        for n, (tenant_id, event_id, text) in enumerate(frames, 1):
+            for sub in tuple(self.by_tenant.get(tenant_id, ())):
+                sub.offer(event_id, text)
+            if n % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
 
     def count(self) -> int:
         return sum(len(s) for s in self.by_tenant.values())
@@ -112,13 +122,15 @@ class MemoryFanout:
         self._replay_size = replay_size
         self.queue_size = queue_size
 
-    async def publish(self, tenant_id: str, frame: dict[str, Any]) -> None:
-        event_id, text = str(frame["id"]), encode(frame)
-        ring = self._rings.get(tenant_id)
-        if ring is None:
-            ring = self._rings[tenant_id] = deque(maxlen=self._replay_size)
-        ring.append((event_id, text))
-        self._local.deliver(tenant_id, event_id, text)
+    async def publish(self, frames: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """Deliver (tenant id, frame) pairs, in order."""
+        encoded = [(tenant_id, str(frame["id"]), encode(frame)) for tenant_id, frame in frames]
+        for tenant_id, event_id, text in encoded:
+            ring = self._rings.get(tenant_id)
+            if ring is None:
+                ring = self._rings[tenant_id] = deque(maxlen=self._replay_size)
+            ring.append((event_id, text))
+        await self._local.deliver(encoded)
 
     def subscribe(self, tenant_id: str) -> Subscriber:
         sub = Subscriber(tenant_id, self.queue_size)
@@ -155,12 +167,17 @@ class RedisFanout:
         self.queue_size = queue_size
         self.listening = asyncio.Event()
 
-    async def publish(self, tenant_id: str, frame: dict[str, Any]) -> None:
-        event_id, text = str(frame["id"]), encode(frame)
+    async def publish(self, frames: Iterable[tuple[str, dict[str, Any]]]) -> None:
+        """Stream and publish (tenant id, frame) pairs, in order, in one round trip."""
+        lines: dict[str, list[str]] = {}
         async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.xadd(stream(tenant_id), {"id": event_id, "frame": text}, maxlen=self._replay_size,
-                      approximate=True)
-            pipe.publish(channel(tenant_id), f"{event_id}\n{text}")  # id first: no JSON parse on receipt
+            for tenant_id, frame in frames:
+                event_id, text = str(frame["id"]), encode(frame)
+                pipe.xadd(stream(tenant_id), {"id": event_id, "frame": text}, maxlen=self._replay_size,
+                          approximate=True)
+                lines.setdefault(tenant_id, []).extend((event_id, text))  # id first: no JSON parse on receipt
+            for tenant_id, pairs in lines.items():
+                pipe.publish(channel(tenant_id), "\n".join(pairs))
             await pipe.execute()
 
     def subscribe(self, tenant_id: str) -> Subscriber:
@@ -196,9 +213,9 @@ class RedisFanout:
                         continue
                     name: str = msg["channel"]
                     tenant_id = name[len(CHANNEL_PREFIX):]
-                    event_id, sep, text = msg["data"].partition("\n")
-                    if sep:
-                        self._local.deliver(tenant_id, event_id, text)
+                    lines = msg["data"].split("\n")
+                    await self._local.deliver((tenant_id, event_id, text)
+                                              for event_id, text in zip(lines[::2], lines[1::2], strict=False))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -121,7 +121,7 @@ async def test_a_slow_client_is_dropped_without_blocking_others(gw, ws_base):
                 slow.offer(str(uuid7()), "{}")
             assert slow.overflowed.is_set() and not fast.overflowed.is_set()
             frame = {"id": str(uuid7()), "type": "presence.updated", "data": {"agent_id": "x"}}
-            await fanout.publish(a["id"], frame)
+            await fanout.publish([(a["id"], frame)])
             outcomes = {}
             for ws in (one, two):
                 try:

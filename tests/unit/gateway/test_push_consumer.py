@@ -13,8 +13,8 @@ class RecordingFanout:
     def __init__(self) -> None:
         self.published: list[tuple[str, dict]] = []
 
-    async def publish(self, tenant_id: str, frame: dict) -> None:
-        self.published.append((tenant_id, frame))
+    async def publish(self, frames: list[tuple[str, dict]]) -> None:
+        self.published.append(frames)
 
 
 async def test_fresh_events_are_pushed_and_old_ones_are_not():
@@ -26,4 +26,10 @@ async def test_fresh_events_are_pushed_and_old_ones_are_not():
     meta = new_meta(event, tenant_id="tenant-1", source="ticket", key="c")
     await handler(event, meta)
     await handler(event, meta._replace(occurred_at=datetime.now(UTC) - timedelta(minutes=10)))
-    assert [(t, f["type"]) for t, f in fanout.published] == [("tenant-1", "ticket.assigned")]
+    await handler(event, meta._replace(tenant_id="tenant-2"))
+    assert fanout.published == []                       # staged until the batch is through
+    await sub.after_batch()
+    assert [[(t, f["type"]) for t, f in frames] for frames in fanout.published] == [
+        [("tenant-1", "ticket.assigned"), ("tenant-2", "ticket.assigned")]]
+    await sub.after_batch()                             # nothing staged: nothing sent
+    assert len(fanout.published) == 1
