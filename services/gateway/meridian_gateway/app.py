@@ -101,6 +101,7 @@ def build(infra: Infra, settings: GatewaySettings | None = None) -> ServiceParts
                   include_in_schema=False)
     app.add_route("/webhooks/{channel}/{inbox_id}", proxy.forward_webhook, methods=proxy.WEBHOOK_METHODS,
                   include_in_schema=False)
+    app.router.routes.insert(0, app.router.routes.pop())  # matched first: it carries the traffic
 
     async def prune_idempotency_keys() -> None:
         while True:

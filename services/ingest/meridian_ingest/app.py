@@ -54,7 +54,7 @@ def build(infra: Infra, settings: IngestSettings | None = None) -> ServiceParts:
     app.state.ingest = IngestState(settings=settings, inboxes=cache, batcher=batcher, worker=worker)
     app.include_router(inboxes.router, prefix="/api/v1")
     app.include_router(deliveries.router, prefix="/api/v1")
-    app.include_router(webhooks.router)
+    webhooks.install(app)
 
     parts = kit.parts(app, SUBSCRIPTIONS, tasks=[worker.run])
     engine_close = parts.close

@@ -200,3 +200,13 @@ async def test_a_storage_failure_is_503_and_nothing_is_emitted(ingest):
     assert ingest.events(TOPIC) == []
     # the client's retry is accepted once the database is back: nothing was lost
     assert (await post_webhook(ingest, inbox, webhook_body("ext-503"))).json()["status"] == "accepted"
+
+
+async def test_the_webhook_is_described_in_the_openapi_document(ingest):
+    doc = (await ingest.client.get("/openapi.json")).json()
+    operation = doc["paths"]["/webhooks/{channel}/{inbox_id}"]["post"]
+    assert {p["name"] for p in operation["parameters"]} == {"channel", "inbox_id", "X-Meridian-Signature"}
+    assert set(operation["responses"]) == {"202", "400", "401", "404", "413"}
+    assert operation["security"] == []
+    assert doc["components"]["schemas"]["Problem"]["required"] == ["type", "title", "status", "detail"]
+    assert (await ingest.client.get("/openapi.json")).json() == doc   # the same document every time
