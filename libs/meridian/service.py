@@ -15,7 +15,7 @@ from meridian.bus.consumer import EventConsumer, EventSubscription
 from meridian.db.engine import make_engine
 from meridian.db.migrate import upgrade
 from meridian.db.outbox import OutboxRelay
-from meridian.db.uow import KeptConnection, SqlUnitOfWork
+from meridian.db.uow import SqlUnitOfWork
 from meridian.http import problems
 from meridian.http.health import health_router
 from meridian.runtime.parts import Infra, ServiceParts
@@ -41,19 +41,11 @@ class ServiceKit:
         self._outbox = outbox
         self._processed = processed
         self._migrations = migrations
-        self._kept: list[KeptConnection] = []
 
-    def uow(self, kept: KeptConnection | None = None) -> Any:
+    def uow(self) -> Any:
         return self._uow_class(self.engine, outbox=self._outbox, processed=self._processed, source=self.name,
                                data_region=self.infra.platform.data_region, clock=self.clock,
-                               on_commit=self.relay.wake, kept=kept)
-
-    def sequential_uow(self) -> Callable[[], Any]:
-        """A unit-of-work factory for a user that runs one unit of work at a time (an event
-        consumer, a group commit): they all run on one kept connection (KeptConnection)."""
-        kept = KeptConnection(self.engine)
-        self._kept.append(kept)
-        return lambda: self.uow(kept)
+                               on_commit=self.relay.wake)
 
     async def execute(self, handler: Callable[[Any, Any], Awaitable[R]], cmd: Any) -> R:
         """Run a use case in one transaction: data and outbox rows commit together."""
@@ -90,14 +82,9 @@ class ServiceKit:
     def parts(self, app: FastAPI, subscriptions: Sequence[EventSubscription] = (),
               tasks: Sequence[Callable[[], Awaitable[None]]] = (), seed: Callable[..., Awaitable[Any]] | None = None
               ) -> ServiceParts:
-        consumers = [EventConsumer(s, self.bus, self.sequential_uow() if s.uses_db else None) for s in subscriptions]
+        consumers = [EventConsumer(s, self.bus, self.uow if s.uses_db else None) for s in subscriptions]
         return ServiceParts(name=self.name, app=app, consumers=consumers, tasks=[self.relay.run, *tasks],
-                            migrate=self.migrate, close=self.close, seed=seed)
-
-    async def close(self) -> None:
-        for kept in self._kept:
-            await kept.close()
-        await self.engine.dispose()
+                            migrate=self.migrate, close=self.engine.dispose, seed=seed)
 
 
 async def _kit(request: Request) -> ServiceKit:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import json
 import logging
@@ -43,46 +42,6 @@ class Clock:
         return datetime.now(UTC)
 
 
-class KeptConnection:
-    """One pooled connection kept from one unit of work to the next, for a user that runs them one
-    after another (an event consumer, the webhook group commit): a checkout from SQLAlchemy's pool
-    and the check-in cost ~200 µs of CPU per transaction in a micro-benchmark, and such a user runs
-    one transaction per batch all day.
-
-    After a unit of work that failed, the connection goes back to the pool (which rolls it back, or
-    discards it when it is broken) and the next unit of work gets a fresh one. A unit of work that
-    starts while the kept connection is in use gets an ordinary pooled connection."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-        self._conn: AsyncConnection | None = None
-        self._busy = False
-
-    async def take(self) -> AsyncConnection:
-        if self._busy:
-            return await self._engine.connect()
-        if self._conn is None:
-            self._conn = await self._engine.connect()
-        self._busy = True
-        return self._conn
-
-    async def give_back(self, conn: AsyncConnection, *, failed: bool) -> None:
-        if conn is not self._conn:
-            await conn.close()
-            return
-        self._busy = False
-        if failed:
-            self._conn = None
-            with contextlib.suppress(Exception):
-                await conn.close()
-
-    async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                await conn.close()
-
-
 class SqlUnitOfWork:
     """Subclasses attach their repositories in ``bind(conn)``.
 
@@ -93,10 +52,8 @@ class SqlUnitOfWork:
     """
 
     def __init__(self, engine: AsyncEngine, *, outbox: Table, processed: Table, source: str, data_region: str,
-                 clock: Clock, on_commit: Callable[[], None] | None = None, kept: KeptConnection | None = None
-                 ) -> None:
+                 clock: Clock, on_commit: Callable[[], None] | None = None) -> None:
         self._engine = engine
-        self._kept = kept
         self._outbox = outbox
         self._processed = processed
         self.source = source
@@ -112,7 +69,7 @@ class SqlUnitOfWork:
         """Create repositories on ``conn``. Overridden by each service's UoW."""
 
     async def __aenter__(self) -> Self:
-        self.conn = await (self._kept.take() if self._kept is not None else self._engine.connect())
+        self.conn = await self._engine.connect()
         await self.conn.begin()
         self._pending = []
         self._staged = {}
@@ -121,18 +78,11 @@ class SqlUnitOfWork:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
-        failed = exc_type is not None
         try:
             if self.conn.in_transaction():
                 await self.conn.rollback()
-        except BaseException:
-            failed = True
-            raise
         finally:
-            if self._kept is not None:
-                await self._kept.give_back(self.conn, failed=failed)
-            else:
-                await self.conn.close()
+            await self.conn.close()
 
     def emit(self, message: Message, *, key: str, tenant_id: str | UUID, topic: str | None = None,
              headers: dict[str, str] | None = None) -> EventMeta:

@@ -46,7 +46,7 @@ def build(infra: Infra, settings: IngestSettings | None = None) -> ServiceParts:
                                 settings=inbox.settings, secret=box.decrypt(encrypted))
 
     cache = InboxCache(load_credentials, ttl=settings.secret_cache_ttl, size=settings.secret_cache_size)
-    batcher = WebhookBatcher(kit.sequential_uow(), batch_size=settings.batch_size)
+    batcher = WebhookBatcher(kit.uow, batch_size=settings.batch_size)
     worker = DeliveryWorker(kit.uow, cache, settings)
     worker_ref.append(worker)
 

@@ -14,7 +14,7 @@ from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
 from meridian.db.engine import make_engine
 from meridian.db.naming import service_metadata
 from meridian.db.outbox import OutboxRelay, outbox_table, processed_events_table
-from meridian.db.uow import Clock, KeptConnection, SqlUnitOfWork
+from meridian.db.uow import Clock, SqlUnitOfWork
 from meridian.events.envelope import decode, new_meta, to_record
 from sqlalchemy import Column, MetaData, Table, Text, func, insert, select, text
 from sqlalchemy.dialects.postgresql import UUID
@@ -131,34 +131,3 @@ async def test_the_relay_replaces_its_kept_connection_when_the_database_drops_it
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await bus.stop()
-
-
-async def test_a_kept_connection_serves_one_unit_of_work_after_another_and_is_replaced_when_dropped(engine):
-    kept = KeptConnection(engine)
-
-    def uow() -> SqlUnitOfWork:
-        return SqlUnitOfWork(engine, outbox=outbox, processed=processed, source="test", data_region="eu",
-                             clock=Clock(), kept=kept)
-
-    async def backend() -> int:
-        async with uow() as u:
-            pid = await u.conn.scalar(text("SELECT pg_backend_pid()"))
-            async with uow() as other:       # started while the kept one is in use: a pooled connection
-                assert await other.conn.scalar(text("SELECT pg_backend_pid()")) != pid
-            await u.commit()
-            return pid
-
-    first = await backend()
-    assert await backend() == first              # the same connection, no pool checkout
-    with pytest.raises(RuntimeError):
-        async with uow() as u:
-            await u.conn.execute(insert(seen).values(id=uuid.uuid4(), text="rolled back"))
-            raise RuntimeError("handler failed")
-    after_failure = await backend()              # a failed unit of work gave its connection back to the pool
-    assert await drop_pooled_connections(engine) >= 1
-    with pytest.raises(Exception):  # noqa: B017 - whatever the driver raises for a closed connection
-        await backend()
-    assert await backend() != after_failure      # the next one runs on a fresh connection
-    async with engine.connect() as conn:
-        assert await conn.scalar(select(func.count()).select_from(seen)) == 0
-    await kept.close()
