@@ -25,8 +25,9 @@ from meridian.telemetry import span_from
 
 log = logging.getLogger("meridian.consumer")
 
-# handler(message, meta, uow) for DB consumers; handler(message, meta) when the subscription has no DB.
-EventHandler = Callable[..., Awaitable[None]]
+# handler(message, meta, uow) for DB consumers; handler(message, meta) when the subscription has no DB
+# (what it returns, unless None, goes to the subscription's after_batch).
+EventHandler = Callable[..., Awaitable[Any]]
 # prepare(events, uow): once per transaction, before the handlers, with the batch's new events
 BatchPreparer = Callable[[list[tuple[Message, EventMeta]], Any], Awaitable[None]]
 
@@ -42,9 +43,10 @@ class EventSubscription:
     # optional: reads (or writes) what the whole batch needs in a few statements, so the per-event
     # handlers find it in the unit of work instead of querying once per event
     prepare: BatchPreparer | None = None
-    # optional, for subscriptions without a DB: awaited once per batch after its handlers succeeded
-    # and before the offsets are committed, e.g. to send what the handlers staged in one round trip
-    after_batch: Callable[[], Awaitable[None]] | None = None
+    # optional, for subscriptions without a DB: awaited once per batch after all its handlers
+    # succeeded and before the offsets are committed, with what they returned (None left out), e.g.
+    # to send the batch's results in one round trip; a failed attempt's results are dropped
+    after_batch: Callable[[list[Any]], Awaitable[None]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -137,11 +139,14 @@ class EventConsumer:
 
     async def _run(self, events: list[tuple[Record, EventMeta, Message, EventHandler]]) -> None:
         if not self.sub.uses_db:
+            results = []
             for record, meta, message, handler in events:
                 with span_from(meta.traceparent, f"process {record.topic}", event_id=str(meta.id)):
-                    await handler(message, meta)
+                    result = await handler(message, meta)
+                if result is not None:
+                    results.append(result)
             if self.sub.after_batch is not None:
-                await self.sub.after_batch()
+                await self.sub.after_batch(results)
             return
         assert self._uow_factory is not None
         async with self._uow_factory() as uow:

@@ -28,23 +28,19 @@ assert set(PUSHED) == set(FRAMES)
 
 
 def push_subscription(fanout: Fanout, max_age: float) -> EventSubscription:
-    """Each handler stages its frame; the batch's frames go to the fan-out in one call after the
-    last handler (with Redis: one round trip per batch instead of one per frame). A batch that fails
-    is retried one event at a time, each then published on its own."""
-    staged: list[tuple[str, dict]] = []
+    """Each handler turns its event into a (tenant id, frame) pair; the batch's pairs go to the
+    fan-out in one call after the last handler (with Redis: one round trip per batch instead of one
+    per frame). A batch that fails is retried one event at a time, each then published on its own."""
 
-    async def on_event(message, meta: EventMeta) -> None:  # noqa: ANN001
+    async def on_event(message, meta: EventMeta) -> tuple[str, dict] | None:  # noqa: ANN001
         if not meta.tenant_id or (datetime.now(UTC) - meta.occurred_at).total_seconds() > max_age:
-            return
+            return None
         frame = ws_frame(str(meta.id), message)
-        if frame is not None:
-            staged.append((meta.tenant_id, frame))
+        return (meta.tenant_id, frame) if frame is not None else None
 
-    async def publish_staged() -> None:
-        frames = staged[:]
-        staged.clear()
+    async def publish(frames: list[tuple[str, dict]]) -> None:
         if frames:
             await fanout.publish(frames)
 
     return EventSubscription(topics=TOPICS, group="gateway.push", handlers={cls: on_event for cls in PUSHED},
-                             uses_db=False, after_batch=publish_staged)
+                             uses_db=False, after_batch=publish)

@@ -24,12 +24,13 @@ async def test_fresh_events_are_pushed_and_old_ones_are_not():
     handler = sub.handlers[tickets_v1.TicketAssigned]
     event = tickets_v1.TicketAssigned(ticket_id="t", conversation_id="c", assignee_agent_id="a")
     meta = new_meta(event, tenant_id="tenant-1", source="ticket", key="c")
-    await handler(event, meta)
-    await handler(event, meta._replace(occurred_at=datetime.now(UTC) - timedelta(minutes=10)))
-    await handler(event, meta._replace(tenant_id="tenant-2"))
-    assert fanout.published == []                       # staged until the batch is through
-    await sub.after_batch()
+    results = [await handler(event, meta),
+               await handler(event, meta._replace(occurred_at=datetime.now(UTC) - timedelta(minutes=10))),
+               await handler(event, meta._replace(tenant_id="tenant-2"))]
+    assert fanout.published == []                       # nothing sent until the batch is through
+    assert results[1] is None                           # too old to push
+    await sub.after_batch([r for r in results if r is not None])
     assert [[(t, f["type"]) for t, f in frames] for frames in fanout.published] == [
         [("tenant-1", "ticket.assigned"), ("tenant-2", "ticket.assigned")]]
-    await sub.after_batch()                             # nothing staged: nothing sent
+    await sub.after_batch([])                           # nothing to push: nothing sent
     assert len(fanout.published) == 1
