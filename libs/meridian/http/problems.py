@@ -28,6 +28,17 @@ def problem(status: int, title: str, detail: str = "", *, type_: str = "about:bl
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
+# the body ``problem`` writes, as an OpenAPI schema (for operations whose document is written by hand)
+PROBLEM_SCHEMA: dict[str, Any] = {"type": "object", "required": ["type", "title", "status", "detail"], "properties": {
+    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+    "detail": {"type": "string"}, "errors": {"type": "array", "items": {"type": "object"}}}}
+
+
+def problem_response(description: str) -> dict[str, Any]:
+    """An OpenAPI response with a problem+json body (``PROBLEM_SCHEMA`` under components as ``Problem``)."""
+    return {"description": description, "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+
+
 def _field_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     out = []
     for err in exc.errors():

@@ -11,7 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import FastAPI
-from meridian.http.problems import PROBLEM_JSON
+from meridian.http.problems import PROBLEM_SCHEMA, problem_response
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
@@ -60,14 +60,6 @@ async def receive(request: Request) -> JSONResponse:
                         status_code=202)
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {"description": description, "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-
-
-PROBLEM_SCHEMA = {"type": "object", "required": ["type", "title", "status", "detail"], "properties": {
-    "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-    "detail": {"type": "string"}, "errors": {"type": "array", "items": {"type": "object"}}}}
-
 OPERATION = {
     "tags": ["webhooks"],
     "summary": "Receive a channel webhook",
@@ -88,10 +80,10 @@ OPERATION = {
         "202": {"description": "Accepted, or a duplicate of an accepted message", "content": {"application/json": {
             "schema": {"type": "object", "required": ["status", "id"], "properties": {
                 "status": {"type": "string", "enum": ["accepted", "duplicate"]}, "id": {"type": "string"}}}}}},
-        "400": _problem("Malformed JSON, invalid UTF-8 or missing fields"),
-        "401": _problem("Bad or missing signature"),
-        "404": _problem("Unknown channel or inbox"),
-        "413": _problem("Body over the limit (1 MiB by default)"),
+        "400": problem_response("Malformed JSON, invalid UTF-8 or missing fields"),
+        "401": problem_response("Bad or missing signature"),
+        "404": problem_response("Unknown channel or inbox"),
+        "413": problem_response("Body over the limit (1 MiB by default)"),
     },
 }
 
