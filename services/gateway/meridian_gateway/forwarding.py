@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from yarl import URL
 
-from meridian_gateway.domain.errors import BodyTooLarge, OwnerUnavailable
+from meridian_gateway.domain.errors import OwnerUnavailable
 from meridian_gateway.domain.model import Principal
 
 log = logging.getLogger("meridian.gateway.forward")
@@ -70,21 +70,6 @@ def webhook_headers(raw: RawHeaders, internal_token: str | None, traceparent: st
     if traceparent and not any(n.lower() == b"traceparent" for n, _ in out):
         out.append((b"traceparent", traceparent.encode()))
     return out
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The body, refusing (413) anything over ``limit`` without buffering more than ``limit + 1`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise BodyTooLarge(f"body is larger than {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise BodyTooLarge(f"body is larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 class Forwarder:

@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+from meridian.http.bodies import read_limited
 from starlette.requests import Request
 from starlette.responses import Response
 
 from meridian_gateway.api.deps import GatewayState, authenticate
 from meridian_gateway.domain.errors import ResourceNotFound
 from meridian_gateway.domain.owners import GATEWAY, owner_of_resource
-from meridian_gateway.forwarding import Forwarder, api_headers, read_limited, webhook_headers
+from meridian_gateway.forwarding import Forwarder, api_headers, webhook_headers
 
 API_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 WEBHOOK_METHODS = ["GET", "POST", "PUT"]

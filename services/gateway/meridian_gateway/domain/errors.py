@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from meridian.errors import Conflict, DomainError, NotFound, PayloadTooLarge, Unauthorized, ValidationFailed
+from meridian.errors import Conflict, DomainError, NotFound, Unauthorized, ValidationFailed
 
 
 class InvalidCredentials(Unauthorized):
@@ -28,10 +28,6 @@ class OwnerUnavailable(DomainError):
     type = "service-unavailable"
     title = "The owning service is unavailable"
     status = 503
-
-
-class BodyTooLarge(PayloadTooLarge):
-    type = "payload-too-large"
 
 
 class IdempotencyKeyInvalid(ValidationFailed):

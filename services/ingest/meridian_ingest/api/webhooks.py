@@ -11,32 +11,16 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import FastAPI
+from meridian.http.bodies import read_limited
 from meridian.http.problems import PROBLEM_SCHEMA, problem_response
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from meridian_ingest.api.deps import IngestState
 from meridian_ingest.channels import ADAPTERS
-from meridian_ingest.domain.errors import BodyTooLarge, InboxNotFound
+from meridian_ingest.domain.errors import InboxNotFound
 
 PATH = "/webhooks/{channel}/{inbox_id}"
-
-
-async def read_limited(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None:
-        try:
-            size = int(declared)
-        except ValueError:
-            size = -1
-        if size > limit:
-            raise BodyTooLarge(f"body is larger than {limit} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        if len(body) + len(chunk) > limit:
-            raise BodyTooLarge(f"body is larger than {limit} bytes")
-        body += chunk
-    return bytes(body)
 
 
 async def receive(request: Request) -> JSONResponse:

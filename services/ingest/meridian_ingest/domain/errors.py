@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from meridian.errors import DomainError, NotFound, PayloadTooLarge, Unauthorized, ValidationFailed
+from meridian.errors import DomainError, NotFound, Unauthorized, ValidationFailed
 
 
 class InboxNotFound(NotFound):
@@ -23,10 +23,6 @@ class InboxSettingsInvalid(ValidationFailed):
 class SignatureInvalid(Unauthorized):
     type = "signature-invalid"
     title = "Webhook signature is missing or wrong"
-
-
-class BodyTooLarge(PayloadTooLarge):
-    type = "payload-too-large"
 
 
 class BodyNotUtf8(ValidationFailed):
