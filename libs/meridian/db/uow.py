@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -23,6 +24,8 @@ from meridian.telemetry import current_traceparent
 
 log = logging.getLogger("meridian.uow")
 
+# the cause and trace context of a moment, restored for work run later (SqlUnitOfWork.restored)
+CapturedContext = tuple[EventMeta | None, otel_context.Context]
 # store(rows) -> the ids of the rows it stored, in one statement (see SqlUnitOfWork.store_at_commit)
 StoreMany = Callable[[list[Any]], Awaitable[set[Any]]]
 
@@ -114,19 +117,30 @@ class SqlUnitOfWork:
                 else:
                     log.info("duplicate not stored", extra={"row": type(row).__name__, "row_id": str(row.id)})
 
+    def captured(self) -> CapturedContext:
+        """The cause and trace context of now, for work run later in this transaction (``restored``)."""
+        return self.cause, otel_context.get_current()
+
+    @contextlib.contextmanager
+    def restored(self, context: CapturedContext) -> Iterator[None]:
+        """Run the block under a ``captured`` cause and trace context: what it emits is caused by, and
+        traced under, the event that was being handled then."""
+        cause, trace_context = context
+        outer, self.cause = self.cause, cause
+        token = otel_context.attach(trace_context)
+        try:
+            yield
+        finally:
+            otel_context.detach(token)
+            self.cause = outer
+
     def _later(self, fn: Callable[[], None]) -> Callable[[], None]:
         """``fn``, to be called later in this transaction, under the cause and trace context of now."""
-        cause, trace_context = self.cause, otel_context.get_current()
+        context = self.captured()
 
         def run() -> None:
-            outer = self.cause
-            self.cause = cause
-            token = otel_context.attach(trace_context)
-            try:
+            with self.restored(context):
                 fn()
-            finally:
-                otel_context.detach(token)
-                self.cause = outer
 
         return run
 

@@ -23,9 +23,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from meridian.db.uow import SqlUnitOfWork
-from meridian.events.envelope import EventMeta
-from opentelemetry import context as otel_context
+from meridian.db.uow import CapturedContext, SqlUnitOfWork
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meridian_routing.domain.model import Agent, ConversationSnapshot, QueueItem
@@ -52,7 +50,7 @@ class RoutingUow(SqlUnitOfWork):
         self.conversations_db = ConversationRepository(conn)
         self.queue = QueueRepository(conn)
         self._locked: set[UUID] = set()
-        self._deferred: list[tuple[UUID, UUID, Deferred, EventMeta | None, otel_context.Context]] = []
+        self._deferred: list[tuple[UUID, UUID, Deferred, CapturedContext]] = []
         # conversations: state as this transaction sees it, and what is still to be written
         self._states: dict[UUID, ConversationState] = {}
         self._snapshots: dict[UUID, ConversationSnapshot] = {}            # upserts, by conversation id
@@ -78,24 +76,16 @@ class RoutingUow(SqlUnitOfWork):
         with ``cause`` and the trace context as they are now (so what it emits is caused by, and
         traced under, the event being handled). A batch's steps run together: their tenants are
         locked in one statement and their conversations read in one query first."""
-        self._deferred.append((tenant_id, conversation_id, step, self.cause, otel_context.get_current()))
+        self._deferred.append((tenant_id, conversation_id, step, self.captured()))
 
     async def run_deferred(self) -> None:
         while self._deferred:
             deferred, self._deferred = self._deferred, []
             await self.lock_routing(*(d[0] for d in deferred))
             await self.conversations(d[1] for d in deferred)
-            outer = self.cause
-            try:
-                for _, _, step, cause, trace_context in deferred:
-                    self.cause = cause
-                    token = otel_context.attach(trace_context)
-                    try:
-                        await step(self)
-                    finally:
-                        otel_context.detach(token)
-            finally:
-                self.cause = outer
+            for _, _, step, context in deferred:
+                with self.restored(context):
+                    await step(self)
 
     # -- conversations ---------------------------------------------------------------------
 
