@@ -13,11 +13,13 @@ from types import TracebackType
 from typing import Any, Self
 from uuid import UUID
 
+import asyncpg
 from google.protobuf.message import Message
 from opentelemetry import context as otel_context
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from meridian.db.driver import begin_on_driver, discard_if_lost
 from meridian.events.envelope import EventMeta, encode_value, header_pairs, new_meta
 from meridian.events.registry import topic_of
 from meridian.telemetry import current_traceparent
@@ -46,7 +48,8 @@ class Clock:
 
 
 class SqlUnitOfWork:
-    """Subclasses attach their repositories in ``bind(conn)``.
+    """Subclasses attach their repositories in ``bind(conn)``; ``db`` is the asyncpg connection
+    beneath ``conn``, in the same transaction, for the hot statements (meridian.db.driver).
 
     ``emit`` queues an event; ``commit`` writes the queued events to the outbox in the same
     transaction as the data. Handlers never commit: the runner (``ServiceKit.execute`` or the event
@@ -67,13 +70,18 @@ class SqlUnitOfWork:
         self._staged: dict[StoreMany, list[tuple[Any, Callable[[], None]]]] = {}
         self.cause: EventMeta | None = None
         self.conn: AsyncConnection
+        self.db: asyncpg.Connection  # the driver connection beneath ``conn``, in the same transaction
 
     def bind(self, conn: AsyncConnection) -> None:
         """Create repositories on ``conn``. Overridden by each service's UoW."""
 
     async def __aenter__(self) -> Self:
         self.conn = await self._engine.connect()
-        await self.conn.begin()
+        try:
+            self.db = await begin_on_driver(self.conn)
+        except BaseException:
+            await self.conn.close()
+            raise
         self._pending = []
         self._staged = {}
         self.bind(self.conn)
@@ -82,7 +90,9 @@ class SqlUnitOfWork:
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
         try:
-            if self.conn.in_transaction():
+            if exc is not None and await discard_if_lost(self.conn, self.db, exc):
+                pass  # the driver saw the connection go, which SQLAlchemy's pool cannot know
+            elif self.conn.in_transaction():
                 await self.conn.rollback()
         finally:
             await self.conn.close()
@@ -159,12 +169,11 @@ class SqlUnitOfWork:
     async def claim_many(self, group: str, event_ids: list[UUID]) -> set[UUID]:
         """Mark a batch of events processed in one statement; returns the ids not seen before.
 
-        One prepared driver statement whatever the batch size (the ids travel as an array)."""
+        One statement on the driver connection whatever the batch size (the ids travel as an array)."""
         if not event_ids:
             return set()
-        result = await self.conn.exec_driver_sql(_claim_many_sql(self._processed.name),
-                                                 (group, list(dict.fromkeys(event_ids))))
-        return {row[0] for row in result}
+        rows = await self.db.fetch(_claim_many_sql(self._processed.name), group, list(dict.fromkeys(event_ids)))
+        return {row[0] for row in rows}
 
     def outbox_rows(self) -> list[OutboxRow]:
         """The queued events as outbox rows, in the order they were emitted."""
@@ -176,14 +185,15 @@ class SqlUnitOfWork:
         ]
 
     async def flush_events(self) -> None:
-        """Write the queued events to the outbox in one prepared statement, the rows as arrays (as
-        driver SQL: SQLAlchemy's executemany of the same rows cost several times the CPU)."""
+        """Write the queued events to the outbox in one statement on the driver connection, the rows
+        as arrays (SQLAlchemy's executemany of the same rows cost several times the CPU)."""
         if not self._pending:
             return
         rows = self.outbox_rows()
-        await self.conn.exec_driver_sql(_outbox_insert_sql(self._outbox.name), (
-            [r.id for r in rows], [r.topic for r in rows], [r.key for r in rows], [r.type for r in rows],
-            [json.dumps(r.headers) for r in rows], [r.payload for r in rows]))
+        await self.db.execute(
+            _outbox_insert_sql(self._outbox.name), [r.id for r in rows], [r.topic for r in rows],
+            [r.key for r in rows], [r.type for r in rows], [json.dumps(r.headers) for r in rows],
+            [r.payload for r in rows])
         self._pending = []
 
     async def commit(self) -> None:

@@ -8,7 +8,9 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+import asyncpg
 from meridian.db.bulk import bind_arrays, unnest_rows
+from meridian.db.driver import DriverStatement
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -19,9 +21,9 @@ from meridian_ingest.tables import deliveries, inbound_messages, inboxes
 
 # one SQL text whatever the number of webhooks a group commit holds (compiled and prepared once)
 _accepted = unnest_rows("accepted", *((c.name, c.type) for c in inbound_messages.c))
-_ADD_INBOUND = insert(inbound_messages).from_select(
+_ADD_INBOUND = DriverStatement(insert(inbound_messages).from_select(
     [c.name for c in inbound_messages.c], select(*(_accepted.c[c.name] for c in inbound_messages.c)),
-).on_conflict_do_nothing().returning(inbound_messages.c.inbox_id, inbound_messages.c.external_id)
+).on_conflict_do_nothing().returning(inbound_messages.c.inbox_id, inbound_messages.c.external_id))
 
 
 def _inbox(row: Any) -> Inbox:
@@ -76,18 +78,19 @@ class InboxRepository:
 
 
 class InboundRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, db: asyncpg.Connection) -> None:
         self.conn = conn
+        self.db = db  # the driver connection beneath conn: the group commit's insert runs there
 
     async def add_new(self, rows: Sequence[dict[str, Any]]) -> set[tuple[UUID, str]]:
         """Insert dedupe rows ``{inbox_id, external_id, tenant_id, received_at}`` (distinct keys);
         returns the keys that were new."""
         if not rows:
             return set()
-        result = await self.conn.execute(_ADD_INBOUND, bind_arrays(
+        result = await _ADD_INBOUND.fetch(self.db, bind_arrays(
             "accepted", **{name: [row[name] for row in rows] for name in ("inbox_id", "external_id", "tenant_id",
                                                                           "received_at")}))
-        return {(r.inbox_id, r.external_id) for r in result}
+        return {(r["inbox_id"], r["external_id"]) for r in result}
 
 
 class DeliveryRepository:

@@ -26,7 +26,7 @@ class IngestUow(SqlUnitOfWork):
 
     def bind(self, conn) -> None:  # noqa: ANN001
         self.inboxes = InboxRepository(conn)
-        self.inbound = InboundRepository(conn)
+        self.inbound = InboundRepository(conn, self.db)
         self.deliveries = DeliveryRepository(conn)
         self._after_commit = []
 

@@ -40,9 +40,9 @@ class TicketUow(SqlUnitOfWork):
     tickets: TicketRepository
 
     def bind(self, conn: AsyncConnection) -> None:
-        self.contacts = ContactRepository(conn)
+        self.contacts = ContactRepository(conn, self.db)
         self.conversations = ConversationRepository(conn)
-        self.messages = MessageRepository(conn)
+        self.messages = MessageRepository(conn, self.db)
         self.tickets = TicketRepository(conn)
         self._detections: dict[tuple[UUID, UUID], Detection | None] = {}
         self._newest_detected: dict[UUID, tuple[datetime, UUID]] = {}

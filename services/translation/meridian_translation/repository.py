@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+import asyncpg
 from meridian.db.bulk import bind_arrays, unnest_rows
+from meridian.db.driver import DriverStatement
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -16,9 +18,9 @@ from meridian_translation.tables import detections
 
 # built once, rows as arrays: one SQL text whatever the batch size
 _new = unnest_rows("new_detections", *((c.name, c.type) for c in detections.c))
-_ADD_DETECTIONS = insert(detections).from_select(
+_ADD_DETECTIONS = DriverStatement(insert(detections).from_select(
     [c.name for c in detections.c], select(*(_new.c[c.name] for c in detections.c)),
-).on_conflict_do_nothing(index_elements=[detections.c.message_id]).returning(detections.c.id)
+).on_conflict_do_nothing(index_elements=[detections.c.message_id]).returning(detections.c.id))
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,8 +35,9 @@ class NewDetection:
 
 
 class DetectionRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, db: asyncpg.Connection) -> None:
         self.conn = conn
+        self.db = db  # the driver connection beneath conn: the batch insert runs there
 
     async def add_many(self, new: Sequence[NewDetection]) -> set[UUID]:
         """Insert detections in one statement; returns the ids stored. A message detected before
@@ -42,7 +45,7 @@ class DetectionRepository:
         if not new:
             return set()
         arrays = bind_arrays("new_detections", **{c.name: [getattr(d, c.name) for d in new] for c in detections.c})
-        return set((await self.conn.execute(_ADD_DETECTIONS, arrays)).scalars())
+        return {row[0] for row in await _ADD_DETECTIONS.fetch(self.db, arrays)}
 
     async def get(self, tenant_id: UUID, message_id: UUID) -> tuple[str, float] | None:
         row = (await self.conn.execute(select(detections.c.language, detections.c.confidence).where(

@@ -1,0 +1,79 @@
+"""Statements on the driver connection share the unit of work's transaction with SQLAlchemy's."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from meridian.db.driver import DriverStatement
+from meridian.db.naming import service_metadata
+from meridian.db.outbox import outbox_table, processed_events_table
+from meridian.db.uow import Clock, SqlUnitOfWork
+from sqlalchemy import Column, Integer, MetaData, Table, Text, bindparam, func, insert, literal, select
+from sqlalchemy.dialects.postgresql import UUID
+
+from tests.support.service import scratch_schema
+
+SCHEMA = "libs_driver"
+metadata: MetaData = service_metadata()
+outbox = outbox_table(metadata)
+processed = processed_events_table(metadata)
+notes = Table("notes", metadata, Column("id", UUID(as_uuid=True), primary_key=True), Column("text", Text),
+              Column("n", Integer))
+
+_ADD = DriverStatement(insert(notes).values(id=bindparam("id", type_=UUID(as_uuid=True)), text=bindparam("text"),
+                                            n=literal(7)).returning(notes.c.id, notes.c.n))
+_COUNT = select(func.count()).select_from(notes)
+
+
+@pytest.fixture
+async def engine():
+    async with scratch_schema(SCHEMA, metadata) as engine:
+        yield engine
+
+
+def _uow(engine) -> SqlUnitOfWork:  # noqa: ANN001
+    return SqlUnitOfWork(engine, outbox=outbox, processed=processed, source="test", data_region="eu", clock=Clock())
+
+
+async def _count(engine) -> int:  # noqa: ANN001
+    async with engine.connect() as conn:
+        return int(await conn.scalar(_COUNT))
+
+
+async def test_driver_and_sqlalchemy_statements_commit_together(engine):
+    async with _uow(engine) as uow:
+        [row] = await _ADD.fetch(uow.db, {"id": uuid.uuid4(), "text": "raw"})
+        assert row["n"] == 7 and isinstance(row["id"], uuid.UUID)
+        await uow.conn.execute(insert(notes).values(id=uuid.uuid4(), text="orm", n=1))
+        # both statements see each other: one transaction
+        assert await uow.conn.scalar(_COUNT) == 2
+        assert await _count(engine) == 0  # nothing visible outside before commit
+        await uow.commit()
+    assert await _count(engine) == 2
+
+
+async def test_driver_and_sqlalchemy_statements_roll_back_together(engine):
+    async with _uow(engine) as uow:
+        await _ADD.fetch(uow.db, {"id": uuid.uuid4(), "text": "raw"})
+        await uow.conn.execute(insert(notes).values(id=uuid.uuid4(), text="orm", n=1))
+    assert await _count(engine) == 0  # left without commit: both undone
+    async with _uow(engine) as uow:  # and the pooled connection is clean for the next unit of work
+        await _ADD.fetch(uow.db, {"id": uuid.uuid4(), "text": "again"})
+        await uow.commit()
+    assert await _count(engine) == 1
+
+
+async def test_a_savepoint_inside_the_driver_transaction(engine):
+    async with _uow(engine) as uow:
+        await _ADD.fetch(uow.db, {"id": uuid.uuid4(), "text": "kept"})
+        savepoint = await uow.savepoint()
+        await _ADD.fetch(uow.db, {"id": uuid.uuid4(), "text": "undone"})
+        await savepoint.rollback()
+        await uow.commit()
+    assert await _count(engine) == 1
+
+
+def test_a_missing_bind_parameter_is_an_error():
+    with pytest.raises(ValueError, match="text"):
+        _ADD.args({"id": uuid.uuid4()})
