@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import zlib
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
+import orjson
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -181,7 +181,7 @@ class OutboxRelay:
                     topic=r["topic"],
                     key=r["key"].encode() if r["key"] is not None else None,
                     value=bytes(r["payload"]),
-                    headers=tuple([(k, v.encode()) for k, v in json.loads(r["headers"]).items()]),
+                    headers=tuple([(k, v.encode()) for k, v in orjson.loads(r["headers"]).items()]),
                 )
                 for r in rows
             ]

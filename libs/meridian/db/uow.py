@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from typing import Any, Self
 from uuid import UUID
 
 import asyncpg
+import orjson
 from google.protobuf.message import Message
 from opentelemetry import context as otel_context
 from sqlalchemy import Table
@@ -192,7 +192,7 @@ class SqlUnitOfWork:
         rows = self.outbox_rows()
         await self.db.execute(
             _outbox_insert_sql(self._outbox.name), [r.id for r in rows], [r.topic for r in rows],
-            [r.key for r in rows], [r.type for r in rows], [json.dumps(r.headers) for r in rows],
+            [r.key for r in rows], [r.type for r in rows], [orjson.dumps(r.headers).decode() for r in rows],
             [r.payload for r in rows])
         self._pending = []
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from collections import deque
 from collections.abc import Iterable
 from typing import Any
+
+import orjson
 
 log = logging.getLogger("meridian.gateway.fanout")
 
@@ -42,7 +43,7 @@ def stream(tenant_id: str) -> str:
 
 
 def encode(frame: dict[str, Any]) -> str:
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+    return orjson.dumps(frame).decode()  # compact, non-ASCII as UTF-8
 
 
 class Subscriber:
