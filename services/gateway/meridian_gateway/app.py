@@ -23,7 +23,7 @@ from meridian_gateway.consumers import push_subscription
 from meridian_gateway.domain.errors import InvalidCredentials
 from meridian_gateway.domain.owners import forwarded_services
 from meridian_gateway.fanout import MemoryFanout, RedisFanout
-from meridian_gateway.forwarding import Forwarder
+from meridian_gateway.forwarding import Forwarder, InProcessWebhooks
 from meridian_gateway.handlers import ensure_demo_tenant
 from meridian_gateway.idempotency import IdempotencyStore
 from meridian_gateway.openapi import OpenApiMerger
@@ -102,6 +102,8 @@ def build(infra: Infra, settings: GatewaySettings | None = None) -> ServiceParts
     app.add_route("/webhooks/{channel}/{inbox_id}", proxy.forward_webhook, methods=proxy.WEBHOOK_METHODS,
                   include_in_schema=False)
     app.router.routes.insert(0, app.router.routes.pop())  # matched first: it carries the traffic
+    app.add_middleware(InProcessWebhooks, apps=infra.service_apps, internal_token=platform.internal_token,
+                       max_body=settings.max_webhook_bytes)
 
     async def prune_idempotency_keys() -> None:
         while True:

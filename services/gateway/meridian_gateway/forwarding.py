@@ -195,3 +195,31 @@ async def call_asgi(app: Any, service: str, method: str, target: str, headers: R
     finally:
         done.set()
     return status, response_headers, b"".join(chunks)
+
+
+class InProcessWebhooks:
+    """ASGI middleware for the embedded runtime: a webhook goes straight to the in-process ingest
+    app on the same connection, its body streamed through, with every header but the trust
+    headers (the gateway's internal token added, as the forwarder does). The gateway's middleware,
+    its route and the buffered in-process call are skipped: ingest limits the body, traces and
+    answers errors itself. A body without a Content-Length, or over the gateway's limit, and every
+    request without an in-process ingest (distributed mode) go on to the gateway's forwarding route,
+    which enforces the limit (413) itself."""
+
+    def __init__(self, app: Any, apps: Mapping[str, Any], internal_token: str | None, max_body: int) -> None:
+        self.app = app
+        self._apps = apps  # the runtime's dict: filled after build
+        self._internal_token = internal_token
+        self._max_body = max_body
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/webhooks/"):
+            ingest = self._apps.get("ingest")
+            length = next((v for n, v in scope["headers"] if n.lower() == b"content-length"), b"")
+            if ingest is not None and length.isdigit() and int(length) <= self._max_body:
+                headers = [(n, v) for n, v in scope["headers"] if n.lower() not in _TRUSTED]
+                if self._internal_token:
+                    headers.append((_INTERNAL, self._internal_token.encode()))
+                await ingest({**scope, "headers": headers}, receive, send)
+                return
+        await self.app(scope, receive, send)

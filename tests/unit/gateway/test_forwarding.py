@@ -1,7 +1,7 @@
 import uuid
 
 from meridian_gateway.domain.model import Principal
-from meridian_gateway.forwarding import api_headers, webhook_headers
+from meridian_gateway.forwarding import InProcessWebhooks, api_headers, webhook_headers
 
 P = Principal(tenant_id=uuid.uuid4(), key_id=uuid.uuid4())
 
@@ -36,3 +36,56 @@ def test_webhook_headers_keep_everything_but_hop_by_hop():
     assert out == [(b"x-signature", b"sha256=ab"), (b"authorization", b"Basic x"),
                    (b"content-type", b"application/json"), (b"x-meridian-signature", b"sha256=cd"),
                    (b"x-meridian-internal-token", b"internal")]
+
+
+class _RecordingApp:
+    def __init__(self, status: int) -> None:
+        self.status = status
+        self.scopes: list[dict] = []
+        self.bodies: list[bytes] = []
+
+    async def __call__(self, scope, receive, send) -> None:  # noqa: ANN001
+        self.scopes.append(scope)
+        message = await receive()
+        self.bodies.append(message.get("body", b""))
+        await send({"type": "http.response.start", "status": self.status, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+async def _request(app, path: str, headers: list[tuple[bytes, bytes]], body: bytes) -> int:  # noqa: ANN001
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    await app({"type": "http", "path": path, "headers": headers, "method": "POST"}, receive, send)
+    return sent[0]["status"]
+
+
+async def test_in_process_webhooks_go_straight_to_ingest_without_trust_headers():
+    gateway, ingest = _RecordingApp(404), _RecordingApp(202)
+    app = InProcessWebhooks(gateway, {"ingest": ingest}, "internal-secret", max_body=100)
+    status = await _request(app, "/webhooks/api/inbox-1", [
+        (b"content-length", b"10"), (b"content-type", b"application/json"), (b"X-Meridian-Tenant", b"forged"),
+        (b"x-meridian-internal-token", b"forged"), (b"x-meridian-signature", b"sha256=ab")], b'{"id":"1"}')
+    assert status == 202 and not gateway.scopes
+    headers = ingest.scopes[0]["headers"]
+    assert (b"x-meridian-signature", b"sha256=ab") in headers and (b"content-type", b"application/json") in headers
+    assert (b"x-meridian-internal-token", b"internal-secret") in headers
+    assert not any(v == b"forged" for _, v in headers)
+    assert ingest.bodies == [b'{"id":"1"}']
+
+
+async def test_the_gateway_route_takes_what_the_shortcut_does_not():
+    gateway, ingest = _RecordingApp(200), _RecordingApp(202)
+    sized = [(b"content-length", b"2")]
+    # no in-process ingest (distributed mode), another path, no Content-Length, a body over the limit
+    assert await _request(InProcessWebhooks(gateway, {}, None, 100), "/webhooks/api/inbox-1", sized, b"{}") == 200
+    shortcut = InProcessWebhooks(gateway, {"ingest": ingest}, None, 100)
+    assert await _request(shortcut, "/api/v1/inboxes", sized, b"{}") == 200
+    assert await _request(shortcut, "/webhooks/api/inbox-1", [], b"{}") == 200
+    assert await _request(shortcut, "/webhooks/api/inbox-1", [(b"content-length", b"101")], b"{}") == 200
+    assert not ingest.scopes and len(gateway.scopes) == 4
