@@ -84,7 +84,7 @@ class ServiceKit:
               ) -> ServiceParts:
         consumers = [EventConsumer(s, self.bus, self.uow if s.uses_db else None) for s in subscriptions]
         return ServiceParts(name=self.name, app=app, consumers=consumers, tasks=[self.relay.run, *tasks],
-                            migrate=self.migrate, close=self.engine.dispose, seed=seed)
+                            migrate=self.migrate, close=self.engine.dispose, seed=seed, relay=self.relay)
 
 
 async def _kit(request: Request) -> ServiceKit:

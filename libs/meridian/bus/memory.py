@@ -224,6 +224,16 @@ class MemoryBus(Bus):
 
     # -- test and embedded-runtime helpers ---------------------------------------------------
 
+    def is_drained(self) -> bool:
+        """Every group committed every record of its topics and no handler runs."""
+        for group in self._groups.values():
+            if group.inflight:
+                return False
+            for (name, p), offset in group.committed.items():
+                if offset < self._topics[name].partitions[p].end:
+                    return False
+        return True
+
     async def drained(self, timeout: float = 10) -> None:  # noqa: ASYNC109 - a test helper
         """Wait until every group committed every record of its topics and no handler runs.
 
@@ -233,7 +243,7 @@ class MemoryBus(Bus):
         loop = asyncio.get_running_loop()
 
         async def settled() -> None:
-            while not self._is_drained():
+            while not self.is_drained():
                 change = loop.create_future()
                 self._watchers.append(change)
                 await change
@@ -273,15 +283,6 @@ class MemoryBus(Bus):
         """Partitions of ``group`` were released or reassigned: its members look again."""
         for member in group.members:
             member.wake.set()
-
-    def _is_drained(self) -> bool:
-        for group in self._groups.values():
-            if group.inflight:
-                return False
-            for (name, p), offset in group.committed.items():
-                if offset < self._topics[name].partitions[p].end:
-                    return False
-        return True
 
     def _join(self, subscription: Subscription) -> None:
         group = self._groups[subscription.group]

@@ -26,6 +26,7 @@ from sqlalchemy import (
     delete,
     func,
     select,
+    update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -154,6 +155,10 @@ class OutboxRelay:
             self._lease = await self._engine.connect()
         return (await self._lease.get_raw_connection()).driver_connection
 
+    async def close(self) -> None:
+        """Give back the kept connection (``run`` does when it ends; for ``flush_once`` callers)."""
+        await self._release()
+
     async def _release(self, *, invalidate: bool = False) -> None:
         lease, self._lease = self._lease, None
         if lease is None:
@@ -193,6 +198,17 @@ class OutboxRelay:
         if failure is not None:
             raise failure
         return len(rows)
+
+    async def resend_since(self, since: datetime) -> int:
+        """Mark the rows sent at or after ``since`` unsent again, to be published again in ``seq``
+        order: for a bus that kept its records in memory and lost them (the embedded runtime after
+        a crash). Consumers skip what they processed already (processed_events). Returns the count."""
+        t = self._table
+        async with self._engine.begin() as conn:
+            result = await conn.execute(update(t).where(t.c.sent_at >= since).values(sent_at=None))
+        if result.rowcount:
+            self.wake()
+        return int(result.rowcount or 0)
 
     async def pending(self) -> int:
         t = self._table

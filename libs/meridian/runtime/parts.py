@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from meridian.bus.base import Bus
 from meridian.bus.consumer import EventConsumer
+from meridian.db.outbox import OutboxRelay
 from meridian.db.uow import Clock
 from meridian.settings import PlatformSettings
 
@@ -40,3 +41,5 @@ class ServiceParts:
     close: Callable[[], Awaitable[None]] | None = None
     # called once the whole platform runs; gets the platform's gateway base URL/clients to seed demo data
     seed: Callable[..., Awaitable[Any]] | None = None
+    # the service's outbox relay (also among ``tasks``): the embedded runtime resends through it
+    relay: OutboxRelay | None = None
