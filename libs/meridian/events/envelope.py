@@ -10,6 +10,7 @@ integrators.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -18,10 +19,10 @@ from typing import Any, NamedTuple
 
 from google.protobuf import json_format
 from google.protobuf.message import DecodeError, Message
-from uuid6 import uuid7
 
 from meridian.bus.base import Headers, Record
 from meridian.events.registry import EventTypeUnknown, message_class
+from meridian.ids import uuid7
 
 JSON = "application/json"
 PROTOBUF = "application/protobuf"
@@ -67,7 +68,7 @@ class EventMeta(NamedTuple):
             correlation_id=self.correlation_id or str(self.id),
             causation_id=str(self.id),
             partition_key=key,
-            schema_version=self.schema_version,
+            schema_version=schema_version(event_type),
             traceparent=traceparent,
             extra=extra or _NO_EXTRA,
         )
@@ -77,6 +78,7 @@ def type_name(message: Message | type[Message]) -> str:
     return message.DESCRIPTOR.full_name
 
 
+@functools.cache  # event types are few; every event emitted and read asks
 def schema_version(event_type: str) -> int:
     """Major version from the proto package (``meridian.ticket.v1.X`` → 1); 0 if absent."""
     for part in event_type.split("."):

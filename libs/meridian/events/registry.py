@@ -36,7 +36,11 @@ def message_class(event_type: str) -> type[Message]:
 
 def topic_of(message: Message | type[Message]) -> str:
     """``ticket/messages_v1.proto`` → ``ticket.messages.v1``."""
-    file_name = message.DESCRIPTOR.file.name
+    return _topic_of_file(message.DESCRIPTOR.file.name)
+
+
+@functools.cache  # one per proto file; asked for every event emitted
+def _topic_of_file(file_name: str) -> str:
     owner, _, stream = file_name.removesuffix(".proto").rpartition("/")
     name, _, version = stream.rpartition("_")
     return f"{owner.replace('/', '.')}.{name}.{version}"

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+from meridian.ids import uuid7
 from sqlalchemy.exc import IntegrityError
-from uuid6 import uuid7
 
 from meridian_gateway import contracts
 from meridian_gateway.commands import CreateApiKey, CreateTenant, RevokeApiKey

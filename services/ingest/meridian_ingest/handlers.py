@@ -11,7 +11,7 @@ from meridian.contracts.ticket import outbound_v1_pb2 as outbound_v1
 from meridian.errors import ValidationFailed
 from meridian.events.envelope import EventMeta
 from meridian.http.pagination import clamp_limit, decode_cursor, page
-from uuid6 import uuid7
+from meridian.ids import uuid7
 
 from meridian_ingest import contracts
 from meridian_ingest.channels import adapter_for

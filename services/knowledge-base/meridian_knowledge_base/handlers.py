@@ -5,7 +5,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from meridian.http.pagination import clamp_limit, decode_cursor, page
-from uuid6 import uuid7
+from meridian.ids import uuid7
 
 from meridian_knowledge_base import contracts
 from meridian_knowledge_base.commands import CreateArticle, DeleteArticle, UpdateArticle

@@ -18,7 +18,7 @@ from uuid import UUID
 from meridian.contracts.ticket import conversations_v1_pb2 as conversations_v1
 from meridian.events.envelope import EventMeta
 from meridian.http.pagination import clamp_limit, decode_cursor, page
-from uuid6 import uuid7
+from meridian.ids import uuid7
 
 from meridian_routing import contracts
 from meridian_routing.commands import CreateAgent, SetPresence, UpdateAgent

@@ -12,8 +12,8 @@ from meridian.contracts.routing import assignments_v1_pb2 as assignments_v1
 from meridian.contracts.translation import messages_v1_pb2 as translation_v1
 from meridian.events.envelope import EventMeta
 from meridian.http.pagination import clamp_limit, decode_cursor, page
+from meridian.ids import uuid7
 from sqlalchemy.exc import IntegrityError
-from uuid6 import uuid7
 
 from meridian_ticket import contracts
 from meridian_ticket.commands import SendReply, UpdateConversation

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
 from meridian.events.envelope import EventMeta
-from uuid6 import uuid7
+from meridian.ids import uuid7
 
 from meridian_translation import contracts
 from meridian_translation.detector import LanguageDetector

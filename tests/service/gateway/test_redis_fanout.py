@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 import redis.asyncio as redis
+from meridian.ids import uuid7
 from meridian_gateway.fanout import RedisFanout, channel, stream
-from uuid6 import uuid7
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 

@@ -9,11 +9,11 @@ import redis.asyncio as redis
 from meridian.bus.memory import MemoryBus
 from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
 from meridian.events.envelope import new_meta, to_record
+from meridian.ids import uuid7
 from meridian.runtime.parts import Infra
 from meridian.settings import PlatformSettings
 from meridian_gateway.app import build
 from meridian_gateway.fanout import RedisFanout, stream
-from uuid6 import uuid7
 
 from tests.support.service import TEST_DATABASE_URL
 

@@ -6,7 +6,7 @@ import websockets
 from meridian.contracts.routing import agents_v1_pb2 as agents_v1
 from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
 from meridian.contracts.ticket import tickets_v1_pb2 as tickets_v1
-from uuid6 import uuid7
+from meridian.ids import uuid7
 
 from tests.service.gateway.support import create_tenant
 

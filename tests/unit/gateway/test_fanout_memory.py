@@ -1,8 +1,8 @@
 import json
 import uuid
 
+from meridian.ids import uuid7
 from meridian_gateway.fanout import MemoryFanout, after
-from uuid6 import uuid7
 
 
 def frame(eid=None, **data):

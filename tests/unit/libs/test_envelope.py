@@ -155,3 +155,10 @@ def test_missing_required_header_is_a_decode_error():
 def test_audit_topics_are_per_service():
     assert audit_topic("knowledge-base") == "knowledge_base.audit.v1"
     assert audit_topic("ticket") == "ticket.audit.v1"
+
+
+def test_a_caused_event_carries_its_own_schema_version():
+    cause = new_meta(_message(), tenant_id="t1", source="x", key="c1")
+    assert cause.schema_version == 1
+    assert cause.caused("meridian.ticket.v2.MessageCreated", "ticket", "c1").schema_version == 2
+    assert cause.caused("meridian.ticket.v1.MessageCreated", "ticket", "c1").schema_version == 1
