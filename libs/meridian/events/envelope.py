@@ -108,29 +108,29 @@ def new_meta(message: Message, *, tenant_id: str, source: str, key: str, data_re
     )
 
 
-def header_pairs(meta: EventMeta) -> list[tuple[str, str]]:
+def header_map(meta: EventMeta) -> dict[str, str]:
     """The CloudEvents headers of ``meta`` as text (``to_headers`` encodes them for a record)."""
-    pairs = [
-        ("ce_specversion", "1.0"),
-        ("ce_id", str(meta.id)),
-        ("ce_type", meta.type),
-        ("ce_source", meta.source),
-        ("ce_time", meta.occurred_at.isoformat()),
-        ("ce_tenant", meta.tenant_id),
-        ("ce_dataregion", meta.data_region),
-        ("ce_correlationid", meta.correlation_id),
-        ("ce_causationid", meta.causation_id),
-        ("ce_partitionkey", meta.partition_key),
-        ("ce_schemaversion", str(meta.schema_version)),
-        ("content-type", meta.content_type),
-    ]
+    headers = {
+        "ce_specversion": "1.0",
+        "ce_id": str(meta.id),
+        "ce_type": meta.type,
+        "ce_source": meta.source,
+        "ce_time": meta.occurred_at.isoformat(),
+        "ce_tenant": meta.tenant_id,
+        "ce_dataregion": meta.data_region,
+        "ce_correlationid": meta.correlation_id,
+        "ce_causationid": meta.causation_id,
+        "ce_partitionkey": meta.partition_key,
+        "ce_schemaversion": str(meta.schema_version),
+        "content-type": meta.content_type,
+    }
     if meta.traceparent:
-        pairs.append(("traceparent", meta.traceparent))
-    return pairs
+        headers["traceparent"] = meta.traceparent
+    return headers
 
 
 def to_headers(meta: EventMeta) -> Headers:
-    return tuple([(k, v.encode()) for k, v in header_pairs(meta)])
+    return tuple([(k, v.encode()) for k, v in header_map(meta).items()])
 
 
 def encode_value(message: Message, content_type: str = PROTOBUF) -> bytes:
