@@ -495,3 +495,33 @@ async def test_kafka_survives_a_broker_outage(own_broker: TansuBroker) -> None:
         assert await bus.ping()
     finally:
         await bus.stop()
+
+
+async def test_kafka_keys_land_where_a_plain_producer_puts_them(tansu_broker: TansuBroker) -> None:
+    """The bus builds its own batches per partition: a key must still go to the partition that
+    AIOKafkaProducer.send (murmur2, as Java clients) picks, so other producers' records of the same
+    key stay in order with ours."""
+    from aiokafka import AIOKafkaProducer
+
+    topic, keys = unique("t"), [f"key-{i}".encode() for i in range(40)]
+    bus = KafkaBus(tansu_broker.bootstrap, client_id="partitions", idempotence=False)
+    await bus.start()
+    plain = AIOKafkaProducer(bootstrap_servers=tansu_broker.bootstrap, enable_idempotence=False)
+    await plain.start()
+    try:
+        await bus.publish([Record(topic=topic, value=b"bus", key=k) for k in keys])
+        expected = {k: (await (await plain.send(topic, b"plain", key=k))).partition for k in keys}
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=tansu_broker.bootstrap, auto_offset_reset="earliest")
+        await consumer.start()
+        try:
+            seen: dict[bytes, int] = {}
+            deadline = time.monotonic() + 15
+            while len(seen) < len(keys) and time.monotonic() < deadline:
+                for batch in (await consumer.getmany(timeout_ms=200)).values():
+                    seen.update({r.key: r.partition for r in batch if r.value == b"bus"})
+        finally:
+            await consumer.stop()
+        assert seen == expected and len(set(expected.values())) > 1
+    finally:
+        await plain.stop()
+        await bus.stop()
