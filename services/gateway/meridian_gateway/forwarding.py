@@ -2,10 +2,10 @@
 
 Lean on purpose (the webhook path carries the platform's throughput): the body bytes as received, no
 JSON parsing. An owner running in this process (embedded mode: ``infra.service_apps``) is called as
-an ASGI app directly; any other over HTTP at its base URL (``infra.service_urls``), through one
-pooled aiohttp session (httpx's connection pool rescans every connection, with a poll() each, for
-every request: at 64 concurrent webhooks that was most of the gateway's CPU). Both maps are read at
-request time: the runtime fills them after every service is built.
+an ASGI app directly; any other over HTTP at its base URL (``infra.service_urls``), through the
+gateway's own pooled HTTP/1.1 client (meridian_gateway.http1: httpx's pool rescanned every
+connection for every request, and aiohttp's client still took a third of the gateway's CPU). Both
+maps are read at request time: the runtime fills them after every service is built.
 """
 
 from __future__ import annotations
@@ -16,15 +16,14 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote
 
-import aiohttp
 from meridian.http.tenancy import ACTOR_HEADER, INTERNAL_TOKEN_HEADER, TENANT_HEADER
 from meridian.telemetry import current_traceparent
 from starlette.requests import Request
 from starlette.responses import Response
-from yarl import URL
 
 from meridian_gateway.domain.errors import OwnerUnavailable
 from meridian_gateway.domain.model import Principal
+from meridian_gateway.http1 import Http1Client, OwnerConnectionError
 
 log = logging.getLogger("meridian.gateway.forward")
 
@@ -79,8 +78,7 @@ class Forwarder:
         self._urls = urls
         self.internal_token = internal_token
         self._timeout = timeout
-        self._max_connections = max_connections
-        self._session: aiohttp.ClientSession | None = None
+        self._http = Http1Client(max_connections=max_connections)
 
     async def send(self, service: str, method: str, target: str, headers: RawHeaders, body: bytes) -> Response:
         status, upstream_headers, content = await self.exchange(service, method, target, headers, body)
@@ -106,32 +104,18 @@ class Forwarder:
         if base is None:
             raise OwnerUnavailable(f"service {service} is not reachable from this gateway")
         try:
-            async with self._http().request(
-                method, URL(base.rstrip("/") + target, encoded=True), data=body or None,
-                headers=[(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers], allow_redirects=False,
-                timeout=aiohttp.ClientTimeout(total=time_limit or self._timeout),
-            ) as upstream:
-                content = await upstream.read()
-                out: dict[str, str] = {}
-                for name, value in upstream.headers.items():
-                    _add_header(out, name, value)
-                return upstream.status, out, content
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            status, raw, content = await self._http.request(base, method, target, headers, body,
+                                                            time_limit=time_limit or self._timeout)
+        except (OwnerConnectionError, TimeoutError) as exc:
             log.warning("owner unreachable", extra={"service": service, "error": type(exc).__name__})
             raise OwnerUnavailable(f"service {service} is unavailable") from exc
-
-    def _http(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._max_connections, limit_per_host=0),
-                # forward exactly what the caller sent: no default User-Agent, Accept or Content-Type
-                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
-            )
-        return self._session
+        out: dict[str, str] = {}
+        for name, value in raw:
+            _add_header(out, name.decode("latin-1"), value.decode("latin-1"))
+        return status, out, content
 
     async def close(self) -> None:
-        if self._session is not None:
-            await self._session.close()
+        await self._http.close()
 
     @staticmethod
     def target(request: Request) -> str:
