@@ -234,7 +234,7 @@ class KafkaBus(Bus):
                     client_id=self._client_id,
                     acks="all",
                     enable_idempotence=self._idempotence,
-                    linger_ms=0,  # a publish hands over whole batches (_send): waiting adds latency only
+                    linger_ms=5,
                     request_timeout_ms=int(self._publish_timeout * 1000),
                     retry_backoff_ms=50,
                     metadata_max_age_ms=30_000,
