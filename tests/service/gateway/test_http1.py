@@ -78,15 +78,20 @@ async def test_a_chunked_response_is_joined():
         await client.close()
 
 
-async def test_connection_close_is_honoured():
-    closing = b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok"
-    server = Server(fixed(closing))
+async def _connections_for_two_requests(reply: Reply) -> int:
+    server = Server(reply)
     client = Http1Client()
     async with server as base:
-        for _ in range(2):
-            assert (await client.request(base, "GET", "/x", [], b"", time_limit=5))[0] == 200
+        assert (await client.request(base, "GET", "/x", [], b"", time_limit=5))[0] == 200
+        await asyncio.sleep(0.05)
+        assert (await client.request(base, "GET", "/x", [], b"", time_limit=5))[0] == 200
         await client.close()
-    assert server.connections == 2
+    return server.connections
+
+
+async def test_connection_close_is_honoured():
+    closing = b"HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok"
+    assert await _connections_for_two_requests(fixed(closing)) == 2
 
 
 async def test_a_connection_the_server_closed_while_idle_is_not_reused():
@@ -95,14 +100,7 @@ async def test_a_connection_the_server_closed_while_idle_is_not_reused():
         await writer.drain()
         writer.close()  # as a keep-alive timeout would, without saying so in the response
 
-    server = Server(reply_then_close)
-    client = Http1Client()
-    async with server as base:
-        assert (await client.request(base, "GET", "/x", [], b"", time_limit=5))[0] == 200
-        await asyncio.sleep(0.05)
-        assert (await client.request(base, "GET", "/x", [], b"", time_limit=5))[0] == 200
-        await client.close()
-    assert server.connections == 2
+    assert await _connections_for_two_requests(reply_then_close) == 2
 
 
 async def test_failures_are_errors_not_hangs():

@@ -43,6 +43,15 @@ async def _emit(engine, ids: list[str]) -> None:  # noqa: ANN001
         await uow.commit()
 
 
+async def _platform(engine, handled: list[str], *, start: bool = True) -> tuple[MemoryBus, OutboxRelay]:  # noqa: ANN001
+    """A bus with the consumer subscribed (started unless ``start`` is False) and a relay onto it."""
+    bus = MemoryBus()
+    bus.subscribe(_consumer(engine, bus, handled).subscription())
+    if start:
+        await bus.start()
+    return bus, OutboxRelay(engine, outbox, bus, SCHEMA, poll_interval=0.05)
+
+
 def _consumer(engine, bus: MemoryBus, handled: list[str]) -> EventConsumer:  # noqa: ANN001
     async def handler(message, meta, uow) -> None:  # noqa: ANN001
         handled.append(message.message_id)
@@ -54,10 +63,7 @@ def _consumer(engine, bus: MemoryBus, handled: list[str]) -> EventConsumer:  # n
 async def test_events_lost_with_the_bus_are_sent_again_and_handled_once(engine, tmp_path):
     handled: list[str] = []
     # before the crash: m1 is handled; m2 and m3 reach the bus but the process dies before they are consumed
-    bus = MemoryBus()
-    bus.subscribe(_consumer(engine, bus, handled).subscription())
-    await bus.start()
-    relay = OutboxRelay(engine, outbox, bus, SCHEMA)
+    bus, relay = await _platform(engine, handled)
     await _emit(engine, ["m1"])
     await relay.flush_once()
     await bus.drained()
@@ -71,10 +77,7 @@ async def test_events_lost_with_the_bus_are_sent_again_and_handled_once(engine, 
     await relay.close()
 
     # the next start: a new bus, and what was sent since the checkpoint is sent again
-    bus = MemoryBus()
-    bus.subscribe(_consumer(engine, bus, handled).subscription())
-    await bus.start()
-    relay = OutboxRelay(engine, outbox, bus, SCHEMA)
+    bus, relay = await _platform(engine, handled)
     checkpoint = BusCheckpoint(tmp_path, bus)
     assert await checkpoint.resend_unconfirmed([relay]) == 2
     await relay.flush_once()
@@ -86,10 +89,7 @@ async def test_events_lost_with_the_bus_are_sent_again_and_handled_once(engine, 
 
 async def test_without_a_checkpoint_everything_retained_is_sent_again_and_duplicates_are_skipped(engine, tmp_path):
     handled: list[str] = []
-    bus = MemoryBus()
-    bus.subscribe(_consumer(engine, bus, handled).subscription())
-    await bus.start()
-    relay = OutboxRelay(engine, outbox, bus, SCHEMA)
+    bus, relay = await _platform(engine, handled)
     await _emit(engine, ["m1", "m2"])
     await relay.flush_once()
     await bus.drained()
@@ -105,10 +105,7 @@ async def test_without_a_checkpoint_everything_retained_is_sent_again_and_duplic
 
 async def test_a_clean_stop_drains_then_marks_now(engine, tmp_path):
     handled: list[str] = []
-    bus = MemoryBus()
-    bus.subscribe(_consumer(engine, bus, handled).subscription())
-    await bus.start()
-    relay = OutboxRelay(engine, outbox, bus, SCHEMA, poll_interval=0.05)
+    bus, relay = await _platform(engine, handled)
     running = asyncio.create_task(relay.run())
     try:
         await _emit(engine, ["m1", "m2"])         # not yet published when the stop begins
@@ -124,9 +121,7 @@ async def test_a_clean_stop_drains_then_marks_now(engine, tmp_path):
 
 
 async def test_a_stop_that_cannot_drain_leaves_the_checkpoint(engine, tmp_path):
-    bus = MemoryBus()
-    bus.subscribe(_consumer(engine, bus, []).subscription())
-    relay = OutboxRelay(engine, outbox, bus, SCHEMA)
+    bus, relay = await _platform(engine, [], start=False)
     await _emit(engine, ["m1"])
     await relay.flush_once()                       # the bus is not started: nothing is consumed
     checkpoint = BusCheckpoint(tmp_path, bus)
