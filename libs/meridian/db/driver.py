@@ -1,12 +1,10 @@
 """Statements on the asyncpg connection beneath a unit of work, for the hot paths.
 
-A statement run through SQLAlchemy's AsyncConnection costs ~130 µs more CPU than the same statement
-on its asyncpg connection (execution context, greenlet switch, cursor adaptation, result
-processing), and a transaction begun by SQLAlchemy costs ~300 µs more; measured in a
-micro-benchmark of a three-statement transaction: ~890 µs through SQLAlchemy, ~470 µs on the driver.
-A consumer batch or a webhook group commit runs a few statements in each of the platform's hops, so
-the hot statements run on the driver connection; everything else keeps SQLAlchemy, in the same
-transaction.
+Through SQLAlchemy's AsyncConnection a statement also pays for an execution context, a greenlet
+switch, cursor adaptation and result processing: a transaction of three statements took ~890 µs of
+CPU that way and ~470 µs on its asyncpg connection (micro-benchmark, same pool). A consumer batch
+or a webhook group commit runs a few statements in each of the platform's hops, so the hot
+statements run on the driver connection; everything else keeps SQLAlchemy, in the same transaction.
 
 ``begin_on_driver`` begins the transaction on the driver connection and hands it to SQLAlchemy's
 asyncpg adapter, which commits or rolls it back as its own: statements through either path share it.
