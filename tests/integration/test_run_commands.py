@@ -67,6 +67,14 @@ def _run(args: list[str], env: dict[str, str]) -> Running:
     return run
 
 
+def _embedded_env(port: int, data_dir: Path) -> dict[str, str]:
+    """`meridian run` as a new user runs it: its own embedded PostgreSQL in ``data_dir``."""
+    env = {**os.environ, "MERIDIAN_PORT": str(port), "MERIDIAN_DATA_DIR": str(data_dir),
+           "MERIDIAN_BOOTSTRAP_TOKEN": TOKEN, "MERIDIAN_LOG_LEVEL": "WARNING"}
+    env.pop("MERIDIAN_DATABASE_URL", None)
+    return env
+
+
 def _embedded_postgres_running(data_dir: Path) -> bool:
     pid_file = data_dir / "postgres" / "postmaster.pid"
     try:
@@ -90,9 +98,7 @@ def _stop(run: Running) -> str:
 
 def test_meridian_run_embedded_seeds_demo_tenant(tmp_path):
     port = free_port()
-    env = {**os.environ, "MERIDIAN_PORT": str(port), "MERIDIAN_DATA_DIR": str(tmp_path / "data"),
-           "MERIDIAN_BOOTSTRAP_TOKEN": TOKEN, "MERIDIAN_LOG_LEVEL": "WARNING"}
-    env.pop("MERIDIAN_DATABASE_URL", None)
+    env = _embedded_env(port, tmp_path / "data")
     run = _run(["run"], env)
     try:
         agents = _wait_for_demo(run, port)
@@ -110,9 +116,7 @@ def test_meridian_run_stopped_while_starting_stops_its_postgres(tmp_path):
     running) is honoured once the start completes, and the embedded PostgreSQL is stopped too."""
     port = free_port()
     data = tmp_path / "data"
-    env = {**os.environ, "MERIDIAN_PORT": str(port), "MERIDIAN_DATA_DIR": str(data),
-           "MERIDIAN_BOOTSTRAP_TOKEN": TOKEN, "MERIDIAN_LOG_LEVEL": "WARNING"}
-    env.pop("MERIDIAN_DATABASE_URL", None)
+    env = _embedded_env(port, data)
     run = _run(["run"], env)
     try:
         deadline = time.monotonic() + 60
@@ -131,9 +135,7 @@ def test_meridian_run_after_a_crash_restarts_and_still_stops_its_postgres(tmp_pa
     own clean stop stops it: the dead process must not count as another user of the server."""
     port = free_port()
     data = tmp_path / "data"
-    env = {**os.environ, "MERIDIAN_PORT": str(port), "MERIDIAN_DATA_DIR": str(data),
-           "MERIDIAN_BOOTSTRAP_TOKEN": TOKEN, "MERIDIAN_LOG_LEVEL": "WARNING"}
-    env.pop("MERIDIAN_DATABASE_URL", None)
+    env = _embedded_env(port, data)
     crashed = _run(["run"], env)
     try:
         _wait_for_demo(crashed, port)

@@ -224,4 +224,3 @@ def _outbox_insert_sql(table: str) -> str:
     return (f'INSERT INTO "{table}" (id, topic, key, type, headers, payload) '
             "SELECT i, t, k, ty, h::jsonb, p FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], "
             "$5::text[], $6::bytea[]) WITH ORDINALITY AS u(i, t, k, ty, h, p, n) ORDER BY n")
-

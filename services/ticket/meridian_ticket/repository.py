@@ -170,7 +170,7 @@ _candidate = union_all(
     _candidates(3, contacts.c.id, contacts.c.tenant_id == _senders.c.tenant_id, contacts.c.phone == _senders.c.phone),
 ).subquery("cand")
 _LOOKUP_INBOUND = DriverStatement(select(_candidate.c.idx, _candidate.c.rank, _candidate.c.contact_id,
-                         *_prefixed(conversations, "conv_")).select_from(
+                                         *_prefixed(conversations, "conv_")).select_from(
     _candidate.outerjoin(conversations, and_(
         conversations.c.tenant_id == _candidate.c.tenant_id, conversations.c.inbox_id == _candidate.c.inbox_id,
         conversations.c.contact_id == _candidate.c.contact_id,
