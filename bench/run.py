@@ -10,7 +10,8 @@ WebSocket client, on the same machine. Figures:
   throughput, paced;
 - memory: resident set of the `meridian run` process at idle (the PostgreSQL server not counted).
 Environment: BENCH_MESSAGES (default 3000), BENCH_CONCURRENCY (64), BENCH_LATENCY_SECONDS (10),
-BENCH_MODES (baseline,embedded,distributed).
+BENCH_MODES (baseline,embedded,distributed); BENCH_LOG (a file for the embedded process's log) and
+BENCH_LOG_LEVEL (WARNING).
 """
 
 from __future__ import annotations
@@ -44,6 +45,8 @@ N = int(os.environ.get("BENCH_MESSAGES", "3000"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "64"))
 LATENCY_SECONDS = float(os.environ.get("BENCH_LATENCY_SECONDS", "10"))
 MODES = os.environ.get("BENCH_MODES", "baseline,embedded,distributed").split(",")
+LOG = os.environ.get("BENCH_LOG")  # embedded: the process's output goes to this file
+LOG_LEVEL = os.environ.get("BENCH_LOG_LEVEL", "WARNING")
 SENDERS = 200
 OPERATOR = "bench-operator-token"
 
@@ -119,10 +122,11 @@ def start_embedded() -> Target:
     port = free_port()
     data = Path(tempfile.mkdtemp(prefix="meridian-bench-"))
     env = {**os.environ, "MERIDIAN_PORT": str(port), "MERIDIAN_DATA_DIR": str(data), "MERIDIAN_SEED_DEMO": "false",
-           "MERIDIAN_OPERATOR_TOKEN": OPERATOR, "MERIDIAN_LOG_LEVEL": "WARNING"}
+           "MERIDIAN_OPERATOR_TOKEN": OPERATOR, "MERIDIAN_LOG_LEVEL": LOG_LEVEL}
     env.pop("MERIDIAN_DATABASE_URL", None)
+    log = open(LOG, "wb") if LOG else None  # noqa: SIM115 - the process's output, kept until it exits
     proc = subprocess.Popen([sys.executable, "-m", "meridian.runtime.cli", "run"], env=env,
-                            stdout=subprocess.DEVNULL)
+                            stdout=log or subprocess.DEVNULL, stderr=subprocess.STDOUT if log else None)
     base = f"http://127.0.0.1:{port}"
     wait_http(f"{base}/readyz", [proc])
     time.sleep(3)  # settle before reading the idle memory figure
@@ -134,13 +138,17 @@ def start_embedded() -> Target:
 
 
 def start_distributed() -> Target:
+    from meridian.runtime.distributed import ONE_MACHINE_PARTITIONS
+
     from tests.support.broker import TansuBroker
     from tests.support.stack import Stack, create_database, database_url, drop_database
 
     broker = TansuBroker()
     broker.start()
     db = asyncio.run(create_database())
-    stack = Stack(bootstrap=broker.bootstrap, db_url=database_url(db), operator_token=OPERATOR)
+    # one process per service, as `make run-distributed` runs them, with its topic partitions
+    stack = Stack(bootstrap=broker.bootstrap, db_url=database_url(db), operator_token=OPERATOR,
+                  extra_env={"MERIDIAN_KAFKA_PARTITIONS": ONE_MACHINE_PARTITIONS})
     stack.start()
     base = stack.gateway_urls[0]
     token, inbox, secret = asyncio.run(provision(base))
