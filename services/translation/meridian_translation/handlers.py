@@ -49,9 +49,9 @@ async def on_message_threaded(message: messages_v1.MessageThreaded, meta: EventM
     def detected() -> None:
         uow.emit(contracts.message_translated(message.message_id, message.conversation_id, detection),
                  key=message.conversation_id, tenant_id=tenant_id)
-        log.info("language detected", extra={"tenant_id": meta.tenant_id, "message_id": message.message_id,
-                                             "conversation_id": message.conversation_id,
-                                             "language": detection.language})
+        log.debug("language detected", extra={"tenant_id": meta.tenant_id, "message_id": message.message_id,
+                                              "conversation_id": message.conversation_id,
+                                              "language": detection.language})
 
     uow.add_detection(new, detected)   # a message detected before is not detected again
 
