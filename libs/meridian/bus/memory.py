@@ -134,6 +134,7 @@ class MemoryBus(Bus):
         if partitions < 1:
             raise ValueError("partitions must be >= 1")
         self._partitions = partitions
+        self.last_publish_ms = 0  # when records were last published (epoch ms; 0: never)
         self._stop_timeout = stop_timeout
         self._retention = retention
         self._topics: dict[str, _Topic] = {}
@@ -195,6 +196,7 @@ class MemoryBus(Bus):
             )
             log_.seqs.append(next(self._seq))
         if records:
+            self.last_publish_ms = now
             for group in self._groups.values():
                 for member in group.members:
                     if not member.wake.is_set() and not touched.isdisjoint(member.subscription.topics):

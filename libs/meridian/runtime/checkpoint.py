@@ -7,7 +7,8 @@ was consumed by every group, and at start it has the relays send again what was 
 (``OutboxRelay.resend_since``); consumers skip what they processed already.
 
 The checkpoint is written when the bus is seen drained (every group committed every record), at
-most every ``INTERVAL`` seconds, and after the final drain of a clean stop. It lies ``MARGIN``
+most every ``INTERVAL`` seconds, and after the final drain of a clean stop; not when nothing was
+published since the moment the last one names (an idle platform leaves the file alone). It lies ``MARGIN``
 before that moment: a relay publishes the rows it claimed within the same transaction, milliseconds
 after their ``sent_at``, so whatever was sent before the margin had reached the bus, and the bus
 had no record left unconsumed. It is a file beside the embedded database's data. Without one (a
@@ -38,6 +39,7 @@ class BusCheckpoint:
     def __init__(self, data_dir: Path, bus: MemoryBus) -> None:
         self.path = data_dir / FILE_NAME
         self._bus = bus
+        self._written: datetime | None = None  # what this process wrote last
 
     def read(self) -> datetime | None:
         try:
@@ -46,13 +48,21 @@ class BusCheckpoint:
             return None
 
     def mark_if_drained(self, margin: timedelta = MARGIN) -> bool:
-        """Write the checkpoint if the bus is drained now; True when written."""
+        """Advance the checkpoint if the bus is drained now; True when it is current.
+
+        Nothing published since the moment the last checkpoint names means no row was sent since
+        (a relay marks a row sent before it publishes it): a newer checkpoint would resend the same
+        nothing, so the file is not rewritten."""
         if not self._bus.is_drained():
             return False
+        if self._written is not None and self._bus.last_publish_ms < self._written.timestamp() * 1000:
+            return True
+        mark = datetime.now(UTC) - margin
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text((datetime.now(UTC) - margin).isoformat())
+        tmp.write_text(mark.isoformat())
         os.replace(tmp, self.path)  # a reader sees the old checkpoint or the new one, never half of one
+        self._written = mark
         return True
 
     async def keep(self) -> None:

@@ -7,6 +7,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from meridian.bus.base import Record
 from meridian.bus.consumer import EventConsumer, EventSubscription
 from meridian.bus.memory import MemoryBus
 from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
@@ -128,3 +129,18 @@ async def test_a_stop_that_cannot_drain_leaves_the_checkpoint(engine, tmp_path):
     assert not await checkpoint.drain_and_mark([relay], timeout=0.2)
     assert checkpoint.read() is None
     await relay.close()
+
+
+async def test_an_idle_platform_leaves_the_checkpoint_alone(tmp_path):
+    bus = MemoryBus()
+    checkpoint = BusCheckpoint(tmp_path, bus)
+    assert checkpoint.mark_if_drained(timedelta(0))
+    first = checkpoint.read()
+    await asyncio.sleep(0.01)
+
+    assert checkpoint.mark_if_drained(timedelta(0))   # nothing published since: current as it is
+    assert checkpoint.read() == first
+
+    await bus.publish([Record(topic=TOPIC, value=b"x")])
+    assert checkpoint.mark_if_drained(timedelta(0))   # drained (nobody reads the topic), and it moves
+    assert checkpoint.read() > first
