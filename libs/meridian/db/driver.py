@@ -23,8 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 _DIALECT = asyncpg_dialect()
 # what the driver raises when the connection is going or gone; ``is_closed()`` may still be False
-# for an error raised while asyncpg is learning that the server dropped the connection
-_LOST = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.InternalClientError, OSError)
+# for an error raised while asyncpg is learning that the server dropped the connection. Not
+# ``InterfaceError``: asyncpg raises it for a misused connection (a wrong argument count, another
+# operation in progress), and for a closed one only once ``is_closed()`` says so.
+_LOST = (asyncpg.PostgresConnectionError, asyncpg.InternalClientError, OSError)
 
 
 async def begin_on_driver(conn: AsyncConnection) -> asyncpg.Connection:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 
+import asyncpg
 import pytest
 from meridian.db.driver import DriverStatement
 from meridian.db.naming import service_metadata
@@ -77,3 +78,14 @@ async def test_a_savepoint_inside_the_driver_transaction(engine):
 def test_a_missing_bind_parameter_is_an_error():
     with pytest.raises(ValueError, match="text"):
         _ADD.args({"id": uuid.uuid4()})
+
+
+async def test_a_misused_statement_fails_alone_and_keeps_the_pool(engine):
+    """asyncpg raises InterfaceError for a statement given the wrong arguments: the connection is
+    fine, so the pool is not thrown away as it is when the database drops connections."""
+    pool = engine.pool
+    with pytest.raises(asyncpg.InterfaceError):
+        async with _uow(engine) as uow:
+            await uow.db.execute("SELECT $1::int", 1, 2)
+    assert engine.pool is pool
+    assert await _count(engine) == 0
