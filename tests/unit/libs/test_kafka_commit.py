@@ -1,4 +1,5 @@
-"""KafkaBus's consumers: a hanging offset commit rebuilds the consumer; fetches wait as configured."""
+"""KafkaBus's consumers: a refused offset commit is dropped and consuming goes on; a hanging one
+rebuilds the consumer; fetches wait as configured."""
 
 from __future__ import annotations
 
@@ -6,9 +7,12 @@ import asyncio
 
 import pytest
 from aiokafka import ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError
 from meridian.bus import kafka
 from meridian.bus.base import Subscription
 from meridian.bus.kafka import CommitStuck, KafkaBus, _Consumer
+
+TOPIC = "ticket.messages.v1"
 
 
 class HangingCommit:
@@ -35,13 +39,8 @@ class HangingCommit:
 
 async def test_a_hanging_offset_commit_ends_the_consume_loop_so_the_consumer_is_rebuilt(monkeypatch):
     monkeypatch.setattr(kafka, "COMMIT_TIMEOUT", 0.2)
-    handled = []
-
-    async def handler(records):  # noqa: ANN001
-        handled.extend(r.offset for r in records)
-
-    runner = _Consumer(KafkaBus("127.0.0.1:9", client_id="test"), Subscription(topics=["ticket.messages.v1"], group="g",
-                                                            handler=handler))
+    handled: list[int] = []
+    runner = _runner(handled)
     with pytest.raises(CommitStuck):
         await asyncio.wait_for(runner._consume(HangingCommit()), 5)
     assert handled == [7]
@@ -53,3 +52,54 @@ def test_consumers_fetch_with_the_configured_wait():
     assert KafkaBus("127.0.0.1:9", client_id="t")._consumer_options(sub)["fetch_max_wait_ms"] == 50
     assert KafkaBus("127.0.0.1:9", client_id="t", fetch_max_wait_ms=500)._consumer_options(sub)[
         "fetch_max_wait_ms"] == 500
+
+
+class ScriptedConsumer:
+    """getmany() hands out one record per call (offsets 0, 1, 2, …) until ``limit``; commit() records
+    what it was asked to commit, and refuses the first (``refuse_first``) as after a rebalance."""
+
+    def __init__(self, limit: int, refuse_first: bool = False) -> None:
+        self.limit = limit
+        self.refuse_first = refuse_first
+        self.next_offset = 0
+        self.commits: list[dict[TopicPartition, int]] = []
+
+    async def getmany(self, timeout_ms: int, max_records: int) -> dict:
+        await asyncio.sleep(0)  # a fetch lets other tasks run
+        if self.next_offset >= self.limit:
+            await asyncio.sleep(timeout_ms / 1000)
+            return {}
+        offset, self.next_offset = self.next_offset, self.next_offset + 1
+        return {TopicPartition(TOPIC, 0): [ConsumerRecord(TOPIC, 0, offset, 0, 0, b"k", b"v", None, 1, 1, [])]}
+
+    async def commit(self, offsets: dict) -> None:
+        if self.refuse_first and not self.commits:
+            self.commits.append({})
+            raise CommitFailedError("the group rebalanced")
+        self.commits.append(dict(offsets))
+
+
+def _runner(handled: list[int]) -> _Consumer:
+    async def handler(records):  # noqa: ANN001
+        handled.extend(r.offset for r in records)
+
+    return _Consumer(KafkaBus("127.0.0.1:9", client_id="test"), Subscription(topics=[TOPIC], group="g",
+                                                                            handler=handler))
+
+
+async def _until(condition) -> None:  # noqa: ANN001
+    async with asyncio.timeout(5):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def test_a_refused_commit_is_dropped_and_consuming_goes_on():
+    fake, handled = ScriptedConsumer(limit=3, refuse_first=True), []
+    runner = _runner(handled)
+    consuming = asyncio.create_task(runner._consume(fake))
+    try:
+        await _until(lambda: handled == [0, 1, 2] and fake.commits[-1:] == [{TopicPartition(TOPIC, 0): 3}])
+        assert not consuming.done()
+    finally:
+        consuming.cancel()
+        await asyncio.gather(consuming, return_exceptions=True)
