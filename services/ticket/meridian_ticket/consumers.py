@@ -13,6 +13,7 @@ from meridian_ticket.handlers import (
     on_delivery_updated,
     on_message_received,
     on_message_translated,
+    prepare_assignments,
     prepare_inbound,
     prepare_translations,
 )
@@ -25,7 +26,8 @@ SUBSCRIPTIONS = [
                       handlers={translation_v1.MessageTranslated: on_message_translated},
                       prepare=prepare_translations),
     EventSubscription(topics=["routing.assignments.v1"], group="ticket.assignments",
-                      handlers={assignments_v1.AssignmentDecided: on_assignment_decided}),
+                      handlers={assignments_v1.AssignmentDecided: on_assignment_decided},
+                      prepare=prepare_assignments),
     EventSubscription(topics=["ingest.deliveries.v1"], group="ticket.deliveries",
                       handlers={deliveries_v1.DeliveryUpdated: on_delivery_updated}),
 ]

@@ -211,6 +211,20 @@ async def on_message_translated(message: translation_v1.MessageTranslated, meta:
 # ============================================================================ step 6: AssignmentDecided
 
 
+async def prepare_assignments(events: list[tuple[Any, EventMeta]], uow: TicketUow) -> None:
+    """ticket.assignments, once per batch: lock and read the conversations it assigns agents to, in
+    one statement."""
+    keys = []
+    for message, meta in events:
+        if isinstance(message, assignments_v1.AssignmentDecided) and \
+                message.target == assignments_v1.ASSIGNMENT_TARGET_AGENT:
+            try:
+                keys.append((UUID(meta.tenant_id), UUID(message.conversation_id)))
+            except ValueError:
+                continue  # the handler rejects the event
+    await uow.lock_conversations(keys)
+
+
 async def on_assignment_decided(message: assignments_v1.AssignmentDecided, meta: EventMeta, uow: TicketUow) -> None:
     """Routing chose an agent: the conversation and its ticket get the assignee. Queue/bot/team
     decisions change nothing here."""
@@ -219,7 +233,7 @@ async def on_assignment_decided(message: assignments_v1.AssignmentDecided, meta:
     tenant_id = _event_uuid(meta.tenant_id, "ce_tenant")
     conversation_id = _event_uuid(message.conversation_id, "conversation_id")
     agent_id = _event_uuid(message.agent_id, "agent_id")
-    found = await uow.conversations.get_with_ticket(tenant_id, conversation_id, for_update=True)
+    found = await uow.conversation_for_update(tenant_id, conversation_id)
     if found is None:
         raise ConversationNotFound(f"conversation {conversation_id} is unknown")
     conversation, ticket = found

@@ -312,15 +312,29 @@ class ConversationRepository:
 
     async def get_with_ticket(self, tenant_id: UUID, conversation_id: UUID, *, for_update: bool = False
                               ) -> tuple[Conversation, Ticket | None] | None:
+        found = await self._with_tickets([(tenant_id, conversation_id)], lock=for_update)
+        return found.get((tenant_id, conversation_id))
+
+    async def lock_with_tickets(self, keys: Sequence[tuple[UUID, UUID]]
+                                ) -> dict[tuple[UUID, UUID], tuple[Conversation, Ticket | None]]:
+        """The conversations ``(tenant_id, id)`` found, each with its ticket, locked FOR UPDATE in id
+        order (one order for every batch, so two batches never wait for each other in a cycle)."""
+        return await self._with_tickets(keys, lock=True)
+
+    async def _with_tickets(self, keys: Sequence[tuple[UUID, UUID]], *, lock: bool
+                            ) -> dict[tuple[UUID, UUID], tuple[Conversation, Ticket | None]]:
+        c = conversations.c
         query = select(*_prefixed(conversations, "c_"), *_prefixed(tickets, "t_")).select_from(
-            conversations.outerjoin(tickets, tickets.c.conversation_id == conversations.c.id)
-        ).where(conversations.c.tenant_id == tenant_id, conversations.c.id == conversation_id)
-        if for_update:
+            conversations.outerjoin(tickets, tickets.c.conversation_id == c.id)
+        ).where(tuple_(c.tenant_id, c.id).in_([tuple(k) for k in keys])).order_by(c.id)
+        if lock:
             query = query.with_for_update(of=conversations)
-        row = (await self.conn.execute(query)).first()
-        if row is None:
-            return None
-        return _conversation(row, "c_"), (_ticket(row, "t_") if row.t_id is not None else None)
+        found = {}
+        for row in (await self.conn.execute(query)).all():
+            conversation = _conversation(row, "c_")
+            found[(conversation.tenant_id, conversation.id)] = (
+                conversation, _ticket(row, "t_") if row.t_id is not None else None)
+        return found
 
     async def save(self, conversation: Conversation, ticket: Ticket | None = None) -> None:
         """Write a conversation's mutable fields (and its ticket's) in one statement."""

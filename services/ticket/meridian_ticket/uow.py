@@ -5,6 +5,11 @@ a handler uses its sender's answer unless an earlier event of the transaction ch
 contacts or conversations (then it looks up again). The handlers' new messages are stored together
 at commit (``add_message``), and each one's follow-up runs once it is known to be stored.
 
+A batch of AssignmentDecided events locks and reads all its conversations (with their tickets) in
+one statement (``lock_conversations``); each handler takes its conversation once with
+``conversation_for_update``, and a later event of the batch for the same conversation reads it
+again (locked already, and changed by the earlier one).
+
 A batch of MessageTranslated events sets its messages' languages in one statement
 (``detect_languages``, run before the handlers); each handler then takes its message's result with
 ``detection``. Because that statement read the database once for the whole batch, the handlers
@@ -21,7 +26,7 @@ from uuid import UUID
 from meridian.db.uow import SqlUnitOfWork
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from meridian_ticket.domain.model import Conversation, Message
+from meridian_ticket.domain.model import Conversation, Message, Ticket
 from meridian_ticket.repository import (
     ContactRepository,
     ConversationRepository,
@@ -49,6 +54,7 @@ class TicketUow(SqlUnitOfWork):
         self._saved_conversations: dict[UUID, Conversation] = {}
         self._inbound: dict[InboundSender, InboundLookup] = {}
         self._contacts_changed: set[UUID] = set()
+        self._locked: dict[tuple[UUID, UUID], tuple[Conversation, Ticket | None]] = {}
 
     def add_message(self, message: Message, on_stored: Callable[[], None]) -> None:
         """Store ``message`` at commit with the transaction's other new messages, in one statement;
@@ -59,6 +65,19 @@ class TicketUow(SqlUnitOfWork):
         """Look up a batch's senders in one statement (see ``inbound_lookup``)."""
         todo = list(dict.fromkeys(senders))
         self._inbound.update(zip(todo, await self.contacts.lookup_inbound(todo), strict=True))
+
+    async def lock_conversations(self, keys: Sequence[tuple[UUID, UUID]]) -> None:
+        """Lock and read a batch's conversations ``(tenant_id, id)`` with their tickets in one statement."""
+        if keys:
+            self._locked.update(await self.conversations.lock_with_tickets(list(dict.fromkeys(keys))))
+
+    async def conversation_for_update(self, tenant_id: UUID, conversation_id: UUID
+                                      ) -> tuple[Conversation, Ticket | None] | None:
+        """The conversation with its ticket, locked: the batch's read the first time, then read again."""
+        found = self._locked.pop((tenant_id, conversation_id), None)
+        if found is None:
+            found = await self.conversations.get_with_ticket(tenant_id, conversation_id, for_update=True)
+        return found
 
     async def inbound_lookup(self, sender: InboundSender, *, fresh: bool = False) -> InboundLookup:
         """What the database knows of this sender: the batch's prefetched answer while it still

@@ -175,6 +175,32 @@ async def test_agent_assignment_sets_the_assignee_and_emits_ticket_assigned(tick
     assert actions.count("conversation.assigned") == 1 and actions.count("ticket.assigned") == 1
 
 
+async def test_a_batch_of_assignments_reads_each_conversation_as_its_earlier_events_left_it(ticket):
+    """The batch's conversations are locked and read in one statement; a second decision for the
+    same conversation in the batch must see the first one's assignee, not the batch's first read."""
+    await ticket.reset()
+    tenant = uuid.uuid4()
+    first, _ = await start(ticket, tenant, sender_id="cust-a")
+    second, _ = await start(ticket, tenant, sender_id="cust-b")
+    agent_a, agent_b = uuid.uuid4(), uuid.uuid4()
+    for conversation_id, agent in [(first, agent_a), (second, agent_a), (first, agent_b)]:
+        await ticket.publish(assignments_v1.AssignmentDecided(
+            conversation_id=conversation_id, target=assignments_v1.ASSIGNMENT_TARGET_AGENT, agent_id=str(agent),
+            reason="language:es"), key=conversation_id, tenant_id=tenant)
+    await ticket.drained()
+
+    def moves(conversation_id: str) -> list[str]:
+        return [u.assignee_agent_id for u in updates(ticket, tenant)
+                if u.conversation_id == conversation_id and "assignee_agent_id" in u.changed_fields]
+
+    assert (moves(first), moves(second)) == ([str(agent_a), str(agent_b)], [str(agent_a)])
+    previous = [a.details["previous_agent_id"] for _, a in events(ticket, AUDIT, tenant=tenant)
+                if a.action == "conversation.assigned" and a.resource_id == first]
+    assert previous == ["", str(agent_a)]
+    got = await get_json(ticket, tenant, f"/api/v1/conversations/{first}")
+    assert got["assignee_agent_id"] == str(agent_b)
+
+
 async def test_agent_reply_creates_a_pending_outbound_message_and_requests_delivery(ticket):
     await ticket.reset()
     tenant, inbox, agent = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
