@@ -53,17 +53,19 @@ def api_headers(raw: RawHeaders, principal: Principal, internal_token: str | Non
     out = [(n, v) for n, v in raw if n.lower() in _API_PASSED]
     out.append((_TENANT, str(principal.tenant_id).encode()))
     out.append((_ACTOR, str(principal.key_id).encode()))
-    if internal_token:
-        out.append((_INTERNAL, internal_token.encode()))
-    if traceparent and not any(n.lower() == b"traceparent" for n, _ in out):
-        out.append((b"traceparent", traceparent.encode()))
-    return out
+    return _trusted_by_owner(out, internal_token, traceparent)
 
 
 def webhook_headers(raw: RawHeaders, internal_token: str | None, traceparent: str) -> RawHeaders:
     """Every original header (raw bytes) except hop-by-hop ones and the gateway's trust headers
     (X-Meridian-Tenant/-Actor/-Internal-Token: never taken from a caller)."""
     out = [(n, v) for n, v in raw if (low := n.lower()) not in _HOP_BY_HOP and low not in _TRUSTED]
+    return _trusted_by_owner(out, internal_token, traceparent)
+
+
+def _trusted_by_owner(out: RawHeaders, internal_token: str | None, traceparent: str = "") -> RawHeaders:
+    """``out`` plus the internal token the owner trusts the gateway by, and the request's trace
+    context when ``out`` carries none."""
     if internal_token:
         out.append((_INTERNAL, internal_token.encode()))
     if traceparent and not any(n.lower() == b"traceparent" for n, _ in out):
@@ -202,8 +204,6 @@ class InProcessWebhooks:
             length = next((v for n, v in scope["headers"] if n.lower() == b"content-length"), b"")
             if ingest is not None and length.isdigit() and int(length) <= self._max_body:
                 headers = [(n, v) for n, v in scope["headers"] if n.lower() not in _TRUSTED]
-                if self._internal_token:
-                    headers.append((_INTERNAL, self._internal_token.encode()))
-                await ingest({**scope, "headers": headers}, receive, send)
+                await ingest({**scope, "headers": _trusted_by_owner(headers, self._internal_token)}, receive, send)
                 return
         await self.app(scope, receive, send)
