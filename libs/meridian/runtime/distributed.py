@@ -20,11 +20,10 @@ import time
 from pathlib import Path
 
 from meridian.bus.kafka import KafkaBus
-from meridian.runtime import heap
 from meridian.runtime.banner import announce
 from meridian.runtime.parts import Infra
 from meridian.runtime.platform import LocalServices
-from meridian.runtime.serving import serve_until_stopped, stop_signals
+from meridian.runtime.serving import Started, run_until_stopped
 from meridian.settings import SERVICE_NAMES, PlatformSettings
 
 log = logging.getLogger("meridian.distributed")
@@ -53,17 +52,14 @@ async def serve(platform: PlatformSettings, name: str) -> None:
     services = LocalServices(infra, [name])
     if name == "gateway":
         infra.service_urls.update(platform.service_urls)
-    async with stop_signals() as stopping:
-        try:
-            await services.start()
-            heap.settle()
-            if stopping.is_set():
-                return
-            parts = services.parts[name]
-            await serve_until_stopped(parts.app, platform, stopping,
-                                      (lambda: announce(parts, platform, parts.app)) if name == "gateway" else None)
-        finally:
-            await services.stop()
+
+    async def start() -> Started:
+        await services.start()
+        parts = services.parts[name]
+        return Started(parts.app, platform,
+                       (lambda: announce(parts, platform, parts.app)) if name == "gateway" else None)
+
+    await run_until_stopped(start, services.stop)
 
 
 def free_port() -> int:

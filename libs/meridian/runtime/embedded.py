@@ -15,12 +15,11 @@ import psutil
 
 from meridian.bus.memory import MemoryBus
 from meridian.db.outbox import OutboxRelay
-from meridian.runtime import heap
 from meridian.runtime.banner import announce
 from meridian.runtime.checkpoint import BusCheckpoint
 from meridian.runtime.parts import Infra
 from meridian.runtime.platform import LocalServices
-from meridian.runtime.serving import serve_until_stopped, stop_signals
+from meridian.runtime.serving import Started, run_until_stopped
 from meridian.settings import SERVICE_NAMES, PlatformSettings
 
 log = logging.getLogger("meridian.embedded")
@@ -115,15 +114,12 @@ class EmbeddedPlatform:
 
 
 async def run(platform: PlatformSettings) -> None:
-    async with stop_signals() as stopping:
-        embedded = EmbeddedPlatform(platform)
-        try:
-            await embedded.start()
-            heap.settle()
-            if stopping.is_set():
-                return
-            await serve_until_stopped(
-                embedded.gateway_app, embedded.platform, stopping,
-                lambda: announce(embedded.services.parts["gateway"], embedded.platform, embedded.gateway_app))
-        finally:
-            await embedded.stop()
+    embedded = EmbeddedPlatform(platform)
+
+    async def start() -> Started:
+        await embedded.start()
+        assert embedded.services is not None
+        return Started(embedded.gateway_app, embedded.platform,
+                       lambda: announce(embedded.services.parts["gateway"], embedded.platform, embedded.gateway_app))
+
+    await run_until_stopped(start, embedded.stop)

@@ -13,10 +13,11 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import uvicorn
 
+from meridian.runtime import heap
 from meridian.settings import PlatformSettings
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -62,3 +63,26 @@ async def serve_until_stopped(app: Any, platform: PlatformSettings, stopping: as
                 task.cancel()
         await asyncio.gather(*(t for t in (stop, extra) if t is not None), return_exceptions=True)
         await serving
+
+
+class Started(NamedTuple):
+    """What a started runtime serves: its public app, on the platform's host and port, and what runs
+    beside it once it listens (``serve_until_stopped``)."""
+
+    app: Any
+    platform: PlatformSettings
+    after_listening: Callable[[], Awaitable[None]] | None = None
+
+
+async def run_until_stopped(start: Callable[[], Awaitable[Started]], stop: Callable[[], Awaitable[None]]) -> None:
+    """A runtime's life, the same in every mode: start it, freeze the startup heap (``heap.settle``),
+    serve until SIGTERM or SIGINT, then stop it, also when the start failed or a signal came during
+    it."""
+    async with stop_signals() as stopping:
+        try:
+            started = await start()
+            heap.settle()
+            if not stopping.is_set():
+                await serve_until_stopped(started.app, started.platform, stopping, started.after_listening)
+        finally:
+            await stop()
