@@ -217,11 +217,11 @@ class KafkaBus(Bus):
             batch = open_batches.get(tp)
             if batch is None:
                 batch = open_batches[tp] = producer.create_batch()
-            headers = list(r.headers)
-            if batch.append(key=r.key, value=r.value, timestamp=r.timestamp_ms or None, headers=headers) is None:
+            record = {"key": r.key, "value": r.value, "timestamp": r.timestamp_ms or None, "headers": list(r.headers)}
+            if batch.append(**record) is None:
                 ready.append((tp, batch))  # full: sent before the next batch of this partition
                 batch = open_batches[tp] = producer.create_batch()
-                if batch.append(key=r.key, value=r.value, timestamp=r.timestamp_ms or None, headers=headers) is None:
+                if batch.append(**record) is None:
                     raise BusUnavailable(f"a record of {len(r.value)} bytes does not fit in a batch for {r.topic}")
         ready.extend(open_batches.items())
         futures = [await producer.send_batch(batch, topic, partition=partition)
