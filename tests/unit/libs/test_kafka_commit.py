@@ -12,6 +12,8 @@ from meridian.bus import kafka
 from meridian.bus.base import Subscription
 from meridian.bus.kafka import CommitStuck, KafkaBus, _Consumer
 
+from tests.support.waiting import wait_until
+
 TOPIC = "ticket.messages.v1"
 
 
@@ -87,18 +89,13 @@ def _runner(handled: list[int]) -> _Consumer:
                                                                             handler=handler))
 
 
-async def _until(condition) -> None:  # noqa: ANN001
-    async with asyncio.timeout(5):
-        while not condition():
-            await asyncio.sleep(0.01)
-
-
 async def test_a_refused_commit_is_dropped_and_consuming_goes_on():
     fake, handled = ScriptedConsumer(limit=3, refuse_first=True), []
     runner = _runner(handled)
     consuming = asyncio.create_task(runner._consume(fake))
     try:
-        await _until(lambda: handled == [0, 1, 2] and fake.commits[-1:] == [{TopicPartition(TOPIC, 0): 3}])
+        await wait_until(lambda: handled == [0, 1, 2] and fake.commits[-1:] == [{TopicPartition(TOPIC, 0): 3}],
+                         within=5, what="the later offsets committed")
         assert not consuming.done()
     finally:
         consuming.cancel()
