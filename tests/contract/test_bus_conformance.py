@@ -21,6 +21,7 @@ from meridian.bus import Bus, BusUnavailable, KafkaBus, MemoryBus, Record, Subsc
 from meridian.bus.memory import partition_for
 
 from tests.support.broker import TansuBroker
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.asyncio
 
@@ -29,14 +30,6 @@ PARTITIONS = 4
 
 def unique(prefix: str) -> str:
     return f"{prefix}.{uuid.uuid4().hex[:12]}"
-
-
-async def wait_until(condition: Callable[[], bool], within: float = 15.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + within
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {within}s waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 class Collector:
@@ -527,4 +520,21 @@ async def test_kafka_keys_land_where_a_plain_producer_puts_them(tansu_broker: Ta
         assert seen == expected and len(set(expected.values())) > 1
     finally:
         await plain.stop()
+        await bus.stop()
+
+
+async def test_kafka_records_beyond_one_batch_go_in_the_next_ones_in_order(tansu_broker: TansuBroker) -> None:
+    """A publish whose records of one partition overflow the producer's batch (16 KiB) sends them
+    in several batches, in their order."""
+    topic, group = unique("t"), unique("g")
+    bus = KafkaBus(tansu_broker.bootstrap, client_id="batches", idempotence=False, session_timeout_ms=2000)
+    got = Collector()
+    bus.subscribe(Subscription([topic], group=group, handler=got))
+    await bus.start()
+    try:
+        values = [bytes([i]) * 6000 for i in range(7)]  # two fit in a batch, not three
+        await bus.publish([Record(topic=topic, value=v, key=b"one-key") for v in values])
+        await wait_until(lambda: len(got.values()) == len(values), what="all records")
+        assert got.values() == values
+    finally:
         await bus.stop()
