@@ -138,7 +138,7 @@ def start_embedded() -> Target:
 
 
 def start_distributed() -> Target:
-    from meridian.runtime.distributed import ONE_MACHINE_PARTITIONS
+    from meridian.runtime.distributed import own_broker_env
 
     from tests.support.broker import TansuBroker
     from tests.support.stack import Stack, create_database, database_url, drop_database
@@ -146,9 +146,9 @@ def start_distributed() -> Target:
     broker = TansuBroker()
     broker.start()
     db = asyncio.run(create_database())
-    # one process per service, as `make run-distributed` runs them, with its topic partitions
+    # one process per service, with the Kafka settings `make run-distributed` gives them for its own broker
     stack = Stack(bootstrap=broker.bootstrap, db_url=database_url(db), operator_token=OPERATOR,
-                  extra_env={"MERIDIAN_KAFKA_PARTITIONS": ONE_MACHINE_PARTITIONS})
+                  extra_env=own_broker_env({}, broker.bootstrap))
     stack.start()
     base = stack.gateway_urls[0]
     token, inbox, secret = asyncio.run(provision(base))
