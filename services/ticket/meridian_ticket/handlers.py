@@ -73,15 +73,19 @@ def _emit_conversation_updated(uow: TicketUow, conversation: Conversation, chang
 
 
 async def prepare_inbound(events: list[tuple[Any, EventMeta]], uow: TicketUow) -> None:
-    """ticket.inbound, once per batch: look up the senders of all its messages in one statement."""
-    senders = []
+    """ticket.inbound, once per batch: look up the senders of all its messages in one statement, and
+    in one more give the messages their ids and learn the languages translation detected already."""
+    senders, threaded = [], []
     for message, meta in events:
         if isinstance(message, ingest_messages_v1.MessageReceived):
             try:
-                senders.append(_inbound_sender(message, meta)[0])
+                sender = _inbound_sender(message, meta)[0]
             except EventInvalid:
                 continue  # the handler rejects the event
+            senders.append(sender)
+            threaded.append((meta.id, sender.tenant_id))
     await uow.prefetch_inbound(senders)
+    await uow.thread_inbound(threaded)
 
 
 def _inbound_sender(message: ingest_messages_v1.MessageReceived, meta: EventMeta
@@ -100,7 +104,8 @@ def _inbound_sender(message: ingest_messages_v1.MessageReceived, meta: EventMeta
 async def on_message_received(message: ingest_messages_v1.MessageReceived, meta: EventMeta, uow: TicketUow) -> None:
     """Resolve the contact, thread into the open conversation (or open one with its ticket), store
     the message at commit with the batch's others (a redelivered external id is ignored) →
-    MessageThreaded."""
+    MessageThreaded; and when translation's detection of the same event came first, the message is
+    stored with its language → MessageCreated (else ``on_message_translated`` emits it)."""
     key, sender, channel = _inbound_sender(message, meta)
     tenant_id, inbox_id, external_id = key.tenant_id, key.inbox_id, key.external_id
     identity = contact_rules.identity_of(channel, inbox_id, sender)
@@ -138,9 +143,28 @@ async def on_message_received(message: ingest_messages_v1.MessageReceived, meta:
         uow.contacts_changed(tenant_id)
         conversation = await _open_conversation(uow, tenant_id, inbox_id, contact_id, channel, now)
     assert conversation is not None
-    stored = message_rules.inbound_message(uuid7(), conversation, message.text, external_id, now)
-    uow.add_message(stored, lambda: uow.emit(contracts.message_threaded(stored), key=str(stored.conversation_id),
-                                             tenant_id=tenant_id))
+    message_id, language = await uow.inbound_message(meta.id, tenant_id)
+    stored = message_rules.inbound_message(message_id, conversation, message.text, external_id, now, language)
+    if language is not None:   # translation's detection came first
+        await _follow_customer_language(uow, conversation, language, latest=True)
+
+    def threaded() -> None:
+        key = str(stored.conversation_id)
+        uow.emit(contracts.message_threaded(stored), key=key, tenant_id=tenant_id)
+        if stored.language is not None:
+            uow.emit(contracts.message_created(stored), key=key, tenant_id=tenant_id)
+
+    uow.add_message(stored, threaded)
+
+
+async def _follow_customer_language(uow: TicketUow, conversation: Conversation, language: str, *,
+                                    latest: bool) -> None:
+    """The conversation follows its customer's latest language (→ ConversationUpdated ["language"])."""
+    conversation = uow.conversation_as_saved(conversation)
+    new_language = conversation_rules.language_after_detection(conversation.language, language, latest=latest)
+    if new_language is not None:
+        conversation = await uow.set_conversation_language(conversation, new_language, uow.clock.now())
+        _emit_conversation_updated(uow, conversation, ["language"])
 
 
 def _audit_contact_created(uow: TicketUow, contact: Contact, channel: str, inbox_id: UUID) -> None:
@@ -171,15 +195,17 @@ async def _open_conversation(uow: TicketUow, tenant_id: UUID, inbox_id: UUID, co
 
 
 async def prepare_translations(events: list[tuple[Any, EventMeta]], uow: TicketUow) -> None:
-    """ticket.translations, once per batch: set the languages of all its messages in one statement."""
+    """ticket.translations, once per batch: record its languages, and set those of the messages
+    threaded already, in two statements."""
     detections = []
     for message, meta in events:
         if isinstance(message, translation_v1.MessageTranslated):
             try:
-                detections.append((UUID(meta.tenant_id), UUID(message.message_id), _detected_language(message)))
+                detections.append((UUID(message.received_event_id), UUID(meta.tenant_id),
+                                   _detected_language(message)))
             except ValueError:
                 continue  # the handler rejects the event
-    await uow.detect_languages(detections)
+    await uow.detect_inbound(detections)
 
 
 def _detected_language(message: translation_v1.MessageTranslated) -> str:
@@ -187,24 +213,23 @@ def _detected_language(message: translation_v1.MessageTranslated) -> str:
 
 
 async def on_message_translated(message: translation_v1.MessageTranslated, meta: EventMeta, uow: TicketUow) -> None:
-    """Set the message's language (once), follow the customer's latest language on the conversation
-    (→ ConversationUpdated ["language"]), then MessageCreated: the event agents see."""
+    """The language of an inbound message, detected from its MessageReceived. When the message is
+    threaded already: set its language (once), follow the customer's latest language on the
+    conversation (→ ConversationUpdated ["language"]), then MessageCreated, the event agents see.
+    Otherwise the language waits for the message (``on_message_received`` applies it)."""
     tenant_id = _event_uuid(meta.tenant_id, "ce_tenant")
-    message_id = _event_uuid(message.message_id, "message_id")
+    received_event_id = _event_uuid(message.received_event_id, "received_event_id")
     language = _detected_language(message)
+    message_id = await uow.inbound_detected(received_event_id, tenant_id, language)
+    if message_id is None:
+        log.debug("language kept for a message not threaded yet", extra={"received_event_id": str(received_event_id)})
+        return
     found = await uow.detection(tenant_id, message_id, language)
-    if found is None:
-        if await uow.messages.get(tenant_id, message_id) is None:
-            raise MessageNotFound(f"message {message_id} is unknown")
-        log.info("message already has its language", extra={"message_id": str(message_id), "event_id": str(meta.id)})
+    if found is None:   # a duplicate that was never stored, or a message given its language before
+        log.info("language not applied", extra={"message_id": str(message_id), "event_id": str(meta.id)})
         return
     stored = found.message
-    conversation = uow.conversation_as_saved(found.conversation)
-    new_language = conversation_rules.language_after_detection(conversation.language, language,
-                                                               latest=uow.is_latest_detected(found))
-    if new_language is not None:
-        conversation = await uow.set_conversation_language(conversation, new_language, uow.clock.now())
-        _emit_conversation_updated(uow, conversation, ["language"])
+    await _follow_customer_language(uow, found.conversation, language, latest=uow.is_latest_detected(found))
     uow.emit(contracts.message_created(stored), key=str(stored.conversation_id), tenant_id=tenant_id)
 
 

@@ -497,3 +497,66 @@ class MessageRepository:
         ).order_by(c.created_at, c.id).limit(limit))).all()
         return [_message(r) for r in rows]
 
+
+
+# ----------------------------------------------------------------------------- inbound languages
+
+
+def _meet_sql(half: str, other: str, half_type: str) -> str:
+    """One statement for a batch of halves ($1 received event ids, $2 tenant ids, $3 the halves): rows
+    that hold the other half already are taken away (DELETE … RETURNING it); the others are stored,
+    and an insert that meets a row another transaction committed meanwhile returns that row's other
+    half (ON CONFLICT waits for it). Returns (received_event_id, other half or NULL, whether the row
+    is still there)."""
+    return (
+        "WITH incoming AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::" + half_type + "[]) AS u(r, t, h)), "
+        "taken AS (DELETE FROM inbound_languages AS j USING incoming "
+        f"WHERE j.received_event_id = incoming.r AND j.tenant_id = incoming.t AND j.{other} IS NOT NULL "
+        f"RETURNING j.received_event_id, j.{other} AS other), "
+        f"kept AS (INSERT INTO inbound_languages (received_event_id, tenant_id, {half}) "
+        "SELECT r, t, h FROM incoming WHERE r NOT IN (SELECT received_event_id FROM taken) "
+        f"ON CONFLICT (received_event_id) DO UPDATE SET {half} = EXCLUDED.{half} "
+        "WHERE inbound_languages.tenant_id = EXCLUDED.tenant_id "
+        f"RETURNING received_event_id, {other} AS other) "
+        "SELECT received_event_id, other, false AS left_over FROM taken "
+        "UNION ALL SELECT received_event_id, other, true FROM kept"
+    )
+
+
+_MEET_MESSAGES = _meet_sql("message_id", "language", "uuid")
+_MEET_LANGUAGES = _meet_sql("language", "message_id", "text")
+_FORGET = "DELETE FROM inbound_languages WHERE received_event_id = ANY($1::uuid[])"
+
+
+class InboundLanguageRepository:
+    """Joins an inbound message (stored by ticket.inbound) to its language (detected by translation
+    from the same MessageReceived and handled by ticket.translations), whichever comes first.
+
+    Each side stores its half under the received event's id, or takes the row away when the other
+    half is there already. Both sides run one statement per batch; two transactions that bring the
+    two halves at the same time meet on the primary key, the later one waiting for the earlier, so
+    exactly one of them sees both halves. A row left with both (that race) is deleted at once.
+    A half whose other half never comes (its event was dead-lettered) stays.
+    """
+
+    def __init__(self, db: asyncpg.Connection) -> None:
+        self.db = db
+
+    async def thread(self, threaded: Sequence[tuple[UUID, UUID, UUID]]) -> dict[UUID, str | None]:
+        """(received_event_id, tenant_id, message_id) → the message's language where it came first."""
+        return await self._meet(_MEET_MESSAGES, threaded)
+
+    async def detect(self, detected: Sequence[tuple[UUID, UUID, str]]) -> dict[UUID, UUID | None]:
+        """(received_event_id, tenant_id, language) → the id of the message where it was threaded first."""
+        return await self._meet(_MEET_LANGUAGES, detected)
+
+    async def _meet(self, sql: str, halves: Sequence[tuple[UUID, UUID, Any]]) -> dict[UUID, Any]:
+        if not halves:
+            return {}
+        received, tenants, values = zip(*halves, strict=True)
+        rows = await self.db.fetch(sql, list(received), list(tenants), list(values))
+        met = {row["received_event_id"]: row["other"] for row in rows}
+        left_over = [row["received_event_id"] for row in rows if row["left_over"] and row["other"] is not None]
+        if left_over:
+            await self.db.execute(_FORGET, left_over)
+        return met

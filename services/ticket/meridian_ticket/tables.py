@@ -9,7 +9,18 @@ from __future__ import annotations
 
 from meridian.db.naming import service_metadata
 from meridian.db.outbox import outbox_table, processed_events_table
-from sqlalchemy import Column, DateTime, ForeignKey, Index, PrimaryKeyConstraint, Table, Text, UniqueConstraint, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import UUID
 
 metadata = service_metadata()
@@ -88,6 +99,20 @@ Index("ix_messages_conversation_id_created_at_id", messages.c.conversation_id, m
 # inbound dedupe: one message per channel-side id on an inbox
 Index("uq_messages_tenant_id_inbox_id_external_id", messages.c.tenant_id, messages.c.inbox_id, messages.c.external_id,
       unique=True, postgresql_where=messages.c.external_id.is_not(None))
+
+# An inbound message is threaded (ticket.inbound) while translation detects its language from the same
+# MessageReceived (ticket.translations): each half is kept here, under that event's id, until the
+# other arrives, and the transaction that brings the second half takes the row away
+# (meridian_ticket.repository.InboundLanguageRepository).
+inbound_languages = Table(
+    "inbound_languages",
+    metadata,
+    Column("received_event_id", UUID(as_uuid=True), primary_key=True),
+    Column("tenant_id", UUID(as_uuid=True), nullable=False),
+    Column("message_id", UUID(as_uuid=True), nullable=True),   # the threaded message
+    Column("language", Text, nullable=True),                   # its detected language
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
 
 tickets = Table(
     "tickets",

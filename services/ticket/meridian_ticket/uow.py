@@ -10,9 +10,14 @@ one statement (``lock_conversations``); each handler takes its conversation once
 ``conversation_for_update``, and a later event of the batch for the same conversation reads it
 again (locked already, and changed by the earlier one).
 
-A batch of MessageTranslated events sets its messages' languages in one statement
-(``detect_languages``, run before the handlers); each handler then takes its message's result with
-``detection``. Because that statement read the database once for the whole batch, the handlers
+An inbound message and its language arrive apart: ticket.inbound threads the message of a
+MessageReceived while translation detects its language from the same event. Each batch records its
+halves in one statement (``thread_inbound`` for new message ids, ``detect_inbound`` for languages);
+the half that comes second finds the first (``inbound_message``, ``inbound_detected``).
+
+A batch of MessageTranslated events whose messages are threaded sets their languages in one
+statement (``detect_languages``, run before the handlers); each handler then takes its message's
+result with ``detection``. Because that statement read the database once for the whole batch, the handlers
 also keep here what earlier events of the same transaction changed: the newest message of each
 conversation given a language so far, and the conversations whose language they changed.
 """
@@ -24,6 +29,7 @@ from datetime import datetime
 from uuid import UUID
 
 from meridian.db.uow import SqlUnitOfWork
+from meridian.ids import uuid7
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meridian_ticket.domain.model import Conversation, Message, Ticket
@@ -31,6 +37,7 @@ from meridian_ticket.repository import (
     ContactRepository,
     ConversationRepository,
     Detection,
+    InboundLanguageRepository,
     InboundLookup,
     InboundSender,
     MessageRepository,
@@ -43,12 +50,16 @@ class TicketUow(SqlUnitOfWork):
     conversations: ConversationRepository
     messages: MessageRepository
     tickets: TicketRepository
+    inbound_languages: InboundLanguageRepository
 
     def bind(self, conn: AsyncConnection) -> None:
         self.contacts = ContactRepository(conn, self.db)
         self.conversations = ConversationRepository(conn)
         self.messages = MessageRepository(conn, self.db)
         self.tickets = TicketRepository(conn)
+        self.inbound_languages = InboundLanguageRepository(self.db)
+        self._threaded: dict[UUID, tuple[UUID, str | None]] = {}
+        self._detected_inbound: dict[UUID, UUID | None] = {}
         self._detections: dict[tuple[UUID, UUID], Detection | None] = {}
         self._newest_detected: dict[UUID, tuple[datetime, UUID]] = {}
         self._saved_conversations: dict[UUID, Conversation] = {}
@@ -92,6 +103,38 @@ class TicketUow(SqlUnitOfWork):
         """A handler is about to add a contact, an identity or a conversation of this tenant: the
         batch's prefetched lookups of the tenant no longer hold."""
         self._contacts_changed.add(tenant_id)
+
+    async def thread_inbound(self, threaded: Sequence[tuple[UUID, UUID]]) -> None:
+        """Give each (received_event_id, tenant_id) of a batch the id of the message it will be
+        stored as, and learn the languages detected already, in one statement."""
+        todo = [(r, t, uuid7()) for r, t in dict.fromkeys(threaded) if r not in self._threaded]
+        found = await self.inbound_languages.thread(todo)
+        for received, _, message_id in todo:
+            self._threaded[received] = (message_id, found.get(received))
+
+    async def inbound_message(self, received_event_id: UUID, tenant_id: UUID) -> tuple[UUID, str | None]:
+        """The id for the message of this MessageReceived, and its language when translation's
+        detection came first (else None: ticket.translations will set it)."""
+        if received_event_id not in self._threaded:
+            await self.thread_inbound([(received_event_id, tenant_id)])
+        return self._threaded.pop(received_event_id)
+
+    async def detect_inbound(self, detected: Sequence[tuple[UUID, UUID, str]]) -> None:
+        """Record a batch's (received_event_id, tenant_id, language) in one statement, and set the
+        languages of the messages threaded already (``detect_languages``)."""
+        todo = {r: (r, t, language) for r, t, language in detected if r not in self._detected_inbound}
+        found = await self.inbound_languages.detect(list(todo.values()))
+        for received in todo:
+            self._detected_inbound[received] = found.get(received)
+        await self.detect_languages([(t, found[r], language) for r, t, language in todo.values()
+                                     if found.get(r) is not None])
+
+    async def inbound_detected(self, received_event_id: UUID, tenant_id: UUID, language: str) -> UUID | None:
+        """The id of the message this detection belongs to when it is threaded already (its language
+        is then set: see ``detection``); None when the message is still to come."""
+        if received_event_id not in self._detected_inbound:
+            await self.detect_inbound([(received_event_id, tenant_id, language)])
+        return self._detected_inbound.pop(received_event_id)
 
     async def detect_languages(self, detections: Sequence[tuple[UUID, UUID, str]]) -> None:
         """Set the languages of these (tenant_id, message_id, language) in one statement; the first

@@ -7,18 +7,18 @@ from __future__ import annotations
 import functools
 
 from meridian.bus.consumer import EventSubscription
-from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
+from meridian.contracts.ingest import messages_v1_pb2 as ingest_messages_v1
 
 from meridian_translation.detector import LanguageDetector
-from meridian_translation.handlers import on_message_threaded, prepare_detections
+from meridian_translation.handlers import on_message_received, prepare_detections
 
 GROUP = "translation.detect"
 
 
 def subscriptions(detector: LanguageDetector) -> list[EventSubscription]:
     return [
-        EventSubscription(topics=["ticket.messages.v1"], group=GROUP,
-                          handlers={messages_v1.MessageThreaded: functools.partial(on_message_threaded,
-                                                                                   detector=detector)},
+        EventSubscription(topics=["ingest.messages.v1"], group=GROUP,
+                          handlers={ingest_messages_v1.MessageReceived: functools.partial(on_message_received,
+                                                                                          detector=detector)},
                           prepare=functools.partial(prepare_detections, detector=detector)),
     ]

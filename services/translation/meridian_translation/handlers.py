@@ -6,7 +6,7 @@ import logging
 from typing import Any
 from uuid import UUID
 
-from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
+from meridian.contracts.ingest import messages_v1_pb2 as ingest_messages_v1
 from meridian.events.envelope import EventMeta
 from meridian.ids import uuid7
 
@@ -31,26 +31,25 @@ def _uuid(value: str, field: str) -> UUID:
 async def prepare_detections(events: list[tuple[Any, EventMeta]], uow: TranslationUow, *,
                              detector: LanguageDetector) -> None:
     """translation.detect, once per batch: detect every text in one parallel detector call."""
-    texts = list(dict.fromkeys(m.text for m, _ in events if isinstance(m, messages_v1.MessageThreaded)))
+    texts = list(dict.fromkeys(m.text for m, _ in events if isinstance(m, ingest_messages_v1.MessageReceived)))
     uow.detected_ahead.update(zip(texts, await detector.detect_many(texts), strict=True))
 
 
-async def on_message_threaded(message: messages_v1.MessageThreaded, meta: EventMeta, uow: TranslationUow, *,
-                              detector: LanguageDetector) -> None:
-    """Detect the language of an inbound message once (per message id) → MessageTranslated; the
-    detection is stored at commit with the batch's others."""
+async def on_message_received(message: ingest_messages_v1.MessageReceived, meta: EventMeta, uow: TranslationUow,
+                              *, detector: LanguageDetector) -> None:
+    """Detect the language of an inbound message once (per MessageReceived event) → MessageTranslated,
+    under the received event's partition key; ticket threads the same event meanwhile and joins the
+    two. The detection is stored at commit with the batch's others."""
     tenant_id = _uuid(meta.tenant_id, "ce_tenant")
-    message_id = _uuid(message.message_id, "message_id")
-    conversation_id = _uuid(message.conversation_id, "conversation_id")
     detection = uow.detected_ahead.get(message.text) or await detector.detect(message.text)
-    new = NewDetection(id=uuid7(), tenant_id=tenant_id, message_id=message_id, conversation_id=conversation_id,
+    received = str(meta.id)
+    new = NewDetection(id=uuid7(), tenant_id=tenant_id, received_event_id=meta.id,
                        language=detection.language, confidence=detection.confidence, created_at=uow.clock.now())
 
     def detected() -> None:
-        uow.emit(contracts.message_translated(message.message_id, message.conversation_id, detection),
-                 key=message.conversation_id, tenant_id=tenant_id)
-        log.debug("language detected", extra={"tenant_id": meta.tenant_id, "message_id": message.message_id,
-                                              "conversation_id": message.conversation_id,
+        uow.emit(contracts.inbound_detected(received, detection), key=meta.partition_key or received,
+                 tenant_id=tenant_id)
+        log.debug("language detected", extra={"tenant_id": meta.tenant_id, "received_event_id": received,
                                               "language": detection.language})
 
     uow.add_detection(new, detected)   # a message detected before is not detected again

@@ -20,15 +20,14 @@ from meridian_translation.tables import detections
 _new = unnest_rows("new_detections", *((c.name, c.type) for c in detections.c))
 _ADD_DETECTIONS = DriverStatement(insert(detections).from_select(
     [c.name for c in detections.c], select(*(_new.c[c.name] for c in detections.c)),
-).on_conflict_do_nothing(index_elements=[detections.c.message_id]).returning(detections.c.id))
+).on_conflict_do_nothing(index_elements=[detections.c.received_event_id]).returning(detections.c.id))
 
 
 @dataclass(frozen=True, slots=True)
 class NewDetection:
     id: UUID
     tenant_id: UUID
-    message_id: UUID
-    conversation_id: UUID
+    received_event_id: UUID
     language: str
     confidence: float
     created_at: datetime
@@ -41,13 +40,8 @@ class DetectionRepository:
 
     async def add_many(self, new: Sequence[NewDetection]) -> set[UUID]:
         """Insert detections in one statement; returns the ids stored. A message detected before
-        (a re-emitted or redelivered event), or earlier in ``new``, is left out."""
+        (a redelivered event), or earlier in ``new``, is left out."""
         if not new:
             return set()
         arrays = bind_arrays("new_detections", **{c.name: [getattr(d, c.name) for d in new] for c in detections.c})
         return {row[0] for row in await _ADD_DETECTIONS.fetch(self.db, arrays)}
-
-    async def get(self, tenant_id: UUID, message_id: UUID) -> tuple[str, float] | None:
-        row = (await self.conn.execute(select(detections.c.language, detections.c.confidence).where(
-            detections.c.tenant_id == tenant_id, detections.c.message_id == message_id))).first()
-        return (row.language, row.confidence) if row else None

@@ -1,7 +1,8 @@
 """Translation's tables (schema ``translation``).
 
-``detections`` holds one row per message (unique ``message_id``): it makes the consumer idempotent
-even when ticket re-emits a message under a new event id, and is the base of language analytics.
+``detections`` holds one row per inbound message, keyed by the id of ingest's MessageReceived event
+(unique ``received_event_id``): it keeps the consumer idempotent beside the processed-event markers,
+and is the base of language analytics.
 """
 
 from __future__ import annotations
@@ -18,15 +19,13 @@ detections = Table(
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("tenant_id", UUID(as_uuid=True), nullable=False),
-    Column("message_id", UUID(as_uuid=True), nullable=False),
-    Column("conversation_id", UUID(as_uuid=True), nullable=False),
+    Column("received_event_id", UUID(as_uuid=True), nullable=False),
     Column("language", Text, nullable=False),
     Column("confidence", Float, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
-    UniqueConstraint("message_id"),
+    UniqueConstraint("received_event_id"),
 )
 Index("ix_detections_tenant_id_created_at", detections.c.tenant_id, detections.c.created_at)
-Index("ix_detections_tenant_id_conversation_id", detections.c.tenant_id, detections.c.conversation_id)
 
 outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)

@@ -9,6 +9,7 @@ import pytest
 from meridian.contracts.ingest import deliveries_v1_pb2 as deliveries_v1
 from meridian.contracts.ingest import messages_v1_pb2 as ingest_v1
 from meridian.contracts.routing import assignments_v1_pb2 as assignments_v1
+from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
 from meridian.contracts.translation import messages_v1_pb2 as translation_v1
 from meridian_ticket.app import build
 
@@ -51,10 +52,25 @@ def events(svc, topic: str, cls=None, tenant=None):
     return out
 
 
-async def translate(svc, tenant, message_id: str, conversation_id: str, language: str = "es"):
-    msg = translation_v1.MessageTranslated(message_id=message_id, conversation_id=conversation_id,
-                                           detected_language=language, confidence=0.9)
-    await svc.publish(msg, key=conversation_id, tenant_id=tenant)
+def received_event_of(svc, message_id: str) -> str:
+    """The id of the MessageReceived that ticket threaded as ``message_id`` (its MessageThreaded's
+    cause); a new id for a message ticket never threaded."""
+    for meta, m in svc.events("ticket.messages.v1"):
+        if isinstance(m, messages_v1.MessageThreaded) and m.message_id == message_id:
+            return meta.causation_id
+    return str(uuid.uuid4())
+
+
+def detected(received_event_id: str, language: str = "es") -> translation_v1.MessageTranslated:
+    """Translation's detection of the MessageReceived ``received_event_id``."""
+    return translation_v1.MessageTranslated(received_event_id=received_event_id, detected_language=language,
+                                            confidence=0.9)
+
+
+async def translate(svc, tenant, message_id: str, language: str = "es"):
+    """Translation's detection of the message ticket threaded as ``message_id``, published after it."""
+    received_event_id = received_event_of(svc, message_id)
+    await svc.publish(detected(received_event_id, language), key=received_event_id, tenant_id=tenant)
     await svc.drained()
 
 

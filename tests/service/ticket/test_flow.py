@@ -1,5 +1,6 @@
 """Flow steps 4, 6, 7, 9: MessageTranslated, AssignmentDecided, agent reply, DeliveryUpdated."""
 
+import asyncio
 import uuid
 
 from meridian.contracts.ingest import deliveries_v1_pb2 as deliveries_v1
@@ -9,6 +10,7 @@ from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
 from meridian.contracts.ticket import outbound_v1_pb2 as outbound_v1
 from meridian.contracts.ticket import tickets_v1_pb2 as tickets_v1
 from meridian.contracts.translation import messages_v1_pb2 as translation_v1
+from meridian.events.envelope import new_meta, to_record
 
 from tests.service.ticket.conftest import (
     AUDIT,
@@ -18,10 +20,12 @@ from tests.service.ticket.conftest import (
     TICKETS,
     assign,
     deliver,
+    detected,
     events,
     get_json,
     receive,
     received,
+    received_event_of,
     translate,
 )
 
@@ -45,7 +49,7 @@ async def test_translation_sets_languages_and_emits_conversation_updated_then_me
     await ticket.reset()
     tenant = uuid.uuid4()
     conv_id, msg_id = await start(ticket, tenant, text="Hola")
-    await translate(ticket, tenant, msg_id, conv_id, "es")
+    await translate(ticket, tenant, msg_id, "es")
 
     [upd] = updates(ticket, tenant)
     assert (upd.conversation_id, upd.language, list(upd.changed_fields), upd.status, upd.assignee_agent_id) == (
@@ -60,7 +64,7 @@ async def test_translation_sets_languages_and_emits_conversation_updated_then_me
     [m] = (await get_json(ticket, tenant, f"/api/v1/conversations/{conv_id}/messages"))["items"]
     assert m["language"] == "es"
 
-    await translate(ticket, tenant, msg_id, conv_id, "es")          # a second detection: not re-emitted
+    await translate(ticket, tenant, msg_id, "es")          # a second detection: not re-emitted
     assert len(created(ticket, tenant)) == 1 and len(updates(ticket, tenant)) == 1
 
 
@@ -68,15 +72,15 @@ async def test_a_later_message_in_the_same_language_is_created_without_a_convers
     await ticket.reset()
     tenant, inbox = uuid.uuid4(), uuid.uuid4()
     conv_id, first = await start(ticket, tenant, inbox=inbox)
-    await translate(ticket, tenant, first, conv_id, "es")
+    await translate(ticket, tenant, first, "es")
     agent = uuid.uuid4()
     await assign(ticket, tenant, conv_id, agent)                     # routing already happened
     _, second = await start(ticket, tenant, inbox=inbox, text="¿Y el reembolso?")
-    await translate(ticket, tenant, second, conv_id, "es")
+    await translate(ticket, tenant, second, "es")
     assert [m.message_id for m in created(ticket, tenant)] == [first, second]   # not lost
     assert [list(u.changed_fields) for u in updates(ticket, tenant)] == [["language"], ["assignee_agent_id"]]
     _, third = await start(ticket, tenant, inbox=inbox, text="Where is it?")
-    await translate(ticket, tenant, third, conv_id, "en")            # the customer switched language
+    await translate(ticket, tenant, third, "en")            # the customer switched language
     last = updates(ticket, tenant)[-1]
     assert (list(last.changed_fields), last.language, last.assignee_agent_id) == (["language"], "en", str(agent))
     assert [m.language for m in created(ticket, tenant)] == ["es", "es", "en"]
@@ -84,12 +88,9 @@ async def test_a_later_message_in_the_same_language_is_created_without_a_convers
 
 async def publish_translations(svc, tenant, conversation_id: str, detections: list[tuple[str, str]]) -> None:
     """Several MessageTranslated in one bus publish, so one consumer batch handles them together."""
-    from meridian.events.envelope import new_meta, to_record
-
     records = []
     for message_id, language in detections:
-        msg = translation_v1.MessageTranslated(message_id=message_id, conversation_id=conversation_id,
-                                               detected_language=language, confidence=0.9)
+        msg = detected(received_event_of(svc, message_id), language)
         meta = new_meta(msg, tenant_id=str(tenant), source="test", key=conversation_id)
         records.append(to_record("translation.messages.v1", msg, meta))
     await svc.bus.publish(records)
@@ -135,29 +136,87 @@ async def test_a_language_change_keeps_an_assignment_made_since_the_conversation
     assert (got["language"], got["assignee_agent_id"]) == ("pt", str(agent))
 
 
-async def test_translation_of_an_unknown_message_is_dead_lettered(ticket):
+async def test_a_detection_that_comes_first_waits_for_its_message(ticket):
+    """Translation detects from MessageReceived while ticket threads it: when the language arrives
+    first, the message is stored with it and MessageCreated follows at once (no second pass)."""
+    await ticket.reset()
+    tenant, inbox = uuid.uuid4(), uuid.uuid4()
+    msg = received(inbox, text="Bonjour, où est ma commande ?")
+    meta = new_meta(msg, tenant_id=str(tenant), source="ingest", key=f"{inbox}:{msg.thread_id}")
+    await ticket.publish(detected(str(meta.id), "fr"), key=str(meta.id), tenant_id=tenant)
+    await ticket.drained()
+    assert created(ticket, tenant) == [] and await waiting_languages(ticket) == 1
+    await ticket.bus.publish([to_record("ingest.messages.v1", msg, meta)])
+    await ticket.drained()
+    [mc] = created(ticket, tenant)
+    [(_, threaded)] = events(ticket, MESSAGES, messages_v1.MessageThreaded, tenant)
+    assert (mc.message_id, mc.language, mc.text) == (threaded.message_id, "fr", "Bonjour, où est ma commande ?")
+    [upd] = updates(ticket, tenant)
+    assert (list(upd.changed_fields), upd.language, upd.conversation_id) == (["language"], "fr", mc.conversation_id)
+    conversation = await get_json(ticket, tenant, f"/api/v1/conversations/{mc.conversation_id}")
+    assert conversation["language"] == "fr"
+    [m] = (await get_json(ticket, tenant, f"/api/v1/conversations/{mc.conversation_id}/messages"))["items"]
+    assert m["language"] == "fr"
+    assert await waiting_languages(ticket) == 0                        # the joined row is gone
+
+
+async def test_a_message_and_its_detection_in_concurrent_transactions_meet_once(ticket):
+    """The two halves committed by two transactions at the same time: the later one waits on the
+    row and sees the earlier's half, so exactly one of them completes the message."""
+    from meridian_ticket.uow import TicketUow
+
     await ticket.reset()
     tenant = uuid.uuid4()
-    missing = str(uuid.uuid4())
-    await translate(ticket, tenant, missing, str(uuid.uuid4()), "es")
+    for first in ("message", "language"):
+        received_id, message_id = uuid.uuid4(), uuid.uuid4()
+        async with ticket.kit.uow() as a, ticket.kit.uow() as b:
+            assert isinstance(a, TicketUow) and isinstance(b, TicketUow)
+            if first == "message":
+                assert await a.inbound_languages.thread([(received_id, tenant, message_id)]) == {received_id: None}
+                waiting = asyncio.create_task(b.inbound_languages.detect([(received_id, tenant, "es")]))
+            else:
+                assert await a.inbound_languages.detect([(received_id, tenant, "es")]) == {received_id: None}
+                waiting = asyncio.create_task(b.inbound_languages.thread([(received_id, tenant, message_id)]))
+            await asyncio.sleep(0.2)
+            assert not waiting.done()                                  # blocked on a's row
+            await a.commit()
+            met = await waiting
+            await b.commit()
+        assert met == {received_id: message_id if first == "message" else "es"}, first
+        assert await waiting_languages(ticket) == 0, first
+
+
+async def test_bad_or_foreign_detections_change_nothing(ticket):
+    await ticket.reset()
+    tenant = uuid.uuid4()
+    await ticket.publish(translation_v1.MessageTranslated(received_event_id="nope", detected_language="es"),
+                         key="k", tenant_id=tenant)
+    await ticket.drained()
     [dead] = [r for r in ticket.bus.records("ticket.translations.dlq")
               if dict(r.headers)["ce_tenant"] == str(tenant).encode()]
-    reason = dict(dead.headers)["x-dlq-reason"].decode()
-    assert reason.startswith("MessageNotFound") and missing in reason
-    # another tenant's message id is unknown too
+    assert dict(dead.headers)["x-dlq-reason"].decode().startswith("EventInvalid")
+    # another tenant's received event: its message is not given this tenant's language
     other = uuid.uuid4()
     conv_id, msg_id = await start(ticket, other)
-    await translate(ticket, tenant, msg_id, conv_id, "es")
+    await translate(ticket, tenant, msg_id, "es")
     assert created(ticket, other) == [] and created(ticket, tenant) == []
-    assert len([r for r in ticket.bus.records("ticket.translations.dlq")
-                if dict(r.headers)["ce_tenant"] == str(tenant).encode()]) == 2
+    await translate(ticket, other, msg_id, "pt")
+    assert [m.language for m in created(ticket, other)] == ["pt"]
+
+
+async def waiting_languages(svc) -> int:
+    from meridian_ticket.tables import inbound_languages
+    from sqlalchemy import func, select
+
+    async with svc.kit.engine.connect() as conn:
+        return (await conn.execute(select(func.count()).select_from(inbound_languages))).scalar_one()
 
 
 async def test_agent_assignment_sets_the_assignee_and_emits_ticket_assigned(ticket):
     await ticket.reset()
     tenant = uuid.uuid4()
     conv_id, msg_id = await start(ticket, tenant)
-    await translate(ticket, tenant, msg_id, conv_id, "es")
+    await translate(ticket, tenant, msg_id, "es")
     await assign(ticket, tenant, conv_id, target=assignments_v1.ASSIGNMENT_TARGET_QUEUE)   # queued: nothing yet
     assert len(updates(ticket, tenant)) == 1
     agent = uuid.uuid4()
@@ -205,7 +264,7 @@ async def test_agent_reply_creates_a_pending_outbound_message_and_requests_deliv
     await ticket.reset()
     tenant, inbox, agent = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     conv_id, msg_id = await start(ticket, tenant, inbox=inbox, sender_id="cust-42")
-    await translate(ticket, tenant, msg_id, conv_id, "es")
+    await translate(ticket, tenant, msg_id, "es")
     r = await ticket.client.post(f"/api/v1/conversations/{conv_id}/messages",
                                  headers=ticket.headers(tenant, **{"X-Meridian-Actor": str(agent)}),
                                  json={"text": "¡Hola! Sale hoy."})
@@ -283,7 +342,7 @@ async def test_unused_translation_fields_are_ignored(ticket):
     await ticket.reset()
     tenant = uuid.uuid4()
     conv_id, msg_id = await start(ticket, tenant, text="Hallo")
-    msg = translation_v1.MessageTranslated(message_id=msg_id, conversation_id=conv_id, detected_language="de",
+    msg = translation_v1.MessageTranslated(received_event_id=received_event_of(ticket, msg_id), detected_language="de",
                                            confidence=0.97, target_language="en", translated_text="Hello")
     await ticket.publish(msg, key=conv_id, tenant_id=tenant)
     await ticket.drained()

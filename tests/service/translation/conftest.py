@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
+from meridian.contracts.ingest import messages_v1_pb2 as ingest_v1
+from meridian.events.envelope import EventMeta
 from meridian_translation.app import build
 
 from tests.support.service import running_service
@@ -19,18 +20,21 @@ async def translation():
         yield svc
 
 
-def threaded(text: str, *, message_id: str | None = None, conversation_id: str | None = None
-             ) -> messages_v1.MessageThreaded:
-    return messages_v1.MessageThreaded(message_id=message_id or str(uuid.uuid4()),
-                                       conversation_id=conversation_id or str(uuid.uuid4()),
-                                       inbox_id=str(uuid.uuid4()), text=text)
+def received(text: str, *, inbox_id: str | None = None) -> ingest_v1.MessageReceived:
+    return ingest_v1.MessageReceived(inbox_id=inbox_id or str(uuid.uuid4()), channel="api",
+                                     external_id=f"ext-{uuid.uuid4()}", thread_id="cust-1",
+                                     sender=ingest_v1.Sender(id="cust-1"), text=text)
 
 
-async def publish_threaded(svc, tenant_id, text: str, **kwargs) -> messages_v1.MessageThreaded:
-    event = threaded(text, **kwargs)
-    await svc.publish(event, key=event.conversation_id, tenant_id=tenant_id, source="ticket")
-    return event
+def key_of(event: ingest_v1.MessageReceived) -> str:
+    return f"{event.inbox_id}:{event.thread_id}"
+
+
+async def publish_received(svc, tenant_id, text: str, **kwargs) -> EventMeta:
+    event = received(text, **kwargs)
+    return await svc.publish(event, key=key_of(event), tenant_id=tenant_id, source="ingest")
 
 
 def translated(svc) -> dict:
-    return {m.message_id: (meta, m) for meta, m in svc.events(TRANSLATED)}
+    """Translation's MessageTranslated events by the id of the MessageReceived they detect."""
+    return {m.received_event_id: (meta, m) for meta, m in svc.events(TRANSLATED)}

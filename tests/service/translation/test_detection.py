@@ -5,7 +5,7 @@ from meridian.events.envelope import new_meta, to_record
 from meridian_translation.tables import detections
 from sqlalchemy import func, select
 
-from tests.service.translation.conftest import publish_threaded, threaded, translated
+from tests.service.translation.conftest import key_of, publish_received, received, translated
 
 CASES = [
     ("Hola, ¿dónde está mi pedido? Lo compré hace dos semanas.", "es"),
@@ -19,54 +19,56 @@ CASES = [
 async def test_inbound_message_language_is_detected(translation, text, language):
     await translation.reset()
     tenant = uuid.uuid4()
-    event = await publish_threaded(translation, tenant, text)
+    event_meta = await publish_received(translation, tenant, text)
     await translation.drained()
     [(meta, out)] = translated(translation).values()
-    assert out.message_id == event.message_id and out.conversation_id == event.conversation_id
+    assert out.received_event_id == str(event_meta.id) and out.message_id == "" and out.conversation_id == ""
     assert out.detected_language == language and 0.5 <= out.confidence <= 1.0
     assert out.target_language == "" and out.translated_text == ""
-    assert meta.partition_key == event.conversation_id and meta.tenant_id == str(tenant)
+    assert meta.partition_key == event_meta.partition_key and meta.tenant_id == str(tenant)
+    assert meta.causation_id == str(event_meta.id)
     async with translation.kit.engine.connect() as conn:
         row = (await conn.execute(select(detections))).one()
-    assert row.language == language and str(row.message_id) == event.message_id and row.tenant_id == tenant
+    assert (row.language, row.received_event_id, row.tenant_id) == (language, event_meta.id, tenant)
 
 
 @pytest.mark.parametrize("text", ["👍🙏😊", "!!!", "12345", "ok"])
 async def test_nothing_to_detect_is_undetermined(translation, text):
     await translation.reset()
-    event = await publish_threaded(translation, uuid.uuid4(), text)
+    meta = await publish_received(translation, uuid.uuid4(), text)
     await translation.drained()
-    out = translated(translation)[event.message_id][1]
+    out = translated(translation)[str(meta.id)][1]
     assert out.detected_language == "und" and out.confidence == 0.0
 
 
 async def test_the_same_message_twice_is_detected_once(translation):
     await translation.reset()
     tenant = uuid.uuid4()
-    event = threaded("Bonjour, où est ma commande ? Merci beaucoup.")
-    meta = await translation.publish(event, key=event.conversation_id, tenant_id=tenant)
-    await translation.bus.publish([to_record("ticket.messages.v1", event, meta)])   # redelivery (same ce_id)
-    await translation.publish(event, key=event.conversation_id, tenant_id=tenant)    # re-emitted (new ce_id)
+    event = received("Bonjour, où est ma commande ? Merci beaucoup.")
+    meta = await translation.publish(event, key=key_of(event), tenant_id=tenant)
+    await translation.bus.publish([to_record("ingest.messages.v1", event, meta)])    # redelivery (same ce_id)
     await translation.drained()
     assert len(translation.events("translation.messages.v1")) == 1
     async with translation.kit.engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(detections))).scalar_one() == 1
 
 
-async def test_one_batch_with_a_repeated_and_an_already_detected_message_emits_once_each(translation):
+async def test_one_batch_with_a_repeated_and_an_already_detected_event_emits_once_each(translation):
     await translation.reset()
     tenant = uuid.uuid4()
-    earlier, repeated = threaded("Guten Tag, wo ist meine Bestellung?"), threaded("Hola, ¿dónde está mi pedido?")
-    await translation.publish(earlier, key=earlier.conversation_id, tenant_id=tenant)
+    earlier = received("Guten Tag, wo ist meine Bestellung?")
+    earlier_meta = await translation.publish(earlier, key=key_of(earlier), tenant_id=tenant)
     await translation.drained()
-    records = [to_record("ticket.messages.v1", e, new_meta(e, tenant_id=str(tenant), source="ticket",
-                                                           key=e.conversation_id))
-               for e in (repeated, earlier, repeated)]      # three events, three ids, two messages
+    repeated = received("Hola, ¿dónde está mi pedido?")
+    repeated_meta = new_meta(repeated, tenant_id=str(tenant), source="ingest", key=key_of(repeated))
+    records = [to_record("ingest.messages.v1", repeated, repeated_meta),
+               to_record("ingest.messages.v1", earlier, earlier_meta),      # detected in an earlier batch
+               to_record("ingest.messages.v1", repeated, repeated_meta)]    # the same event twice
     [consumer] = translation.parts.consumers
     await consumer.handle_batch(records)
     await translation.drained()
-    out = [m.message_id for _, m in translation.events("translation.messages.v1")]
-    assert sorted(out) == sorted([earlier.message_id, repeated.message_id])
+    out = [m.received_event_id for _, m in translation.events("translation.messages.v1")]
+    assert sorted(out) == sorted([str(earlier_meta.id), str(repeated_meta.id)])
     async with translation.kit.engine.connect() as conn:
         assert (await conn.execute(select(func.count()).select_from(detections))).scalar_one() == 2
 
@@ -75,23 +77,24 @@ async def test_a_batch_is_detected_in_one_go(translation):
     await translation.reset()
     tenant = uuid.uuid4()
     texts = [t for t, _ in CASES] * 5 + ["👍"]
-    events, records = [], []
+    metas, records = [], []
     for text in texts:
-        e = threaded(text)
-        events.append(e)
-        records.append(to_record("ticket.messages.v1", e, new_meta(e, tenant_id=str(tenant), source="ticket",
-                                                                   key=e.conversation_id)))
+        e = received(text)
+        meta = new_meta(e, tenant_id=str(tenant), source="ingest", key=key_of(e))
+        metas.append(meta)
+        records.append(to_record("ingest.messages.v1", e, meta))
     [consumer] = translation.parts.consumers
     await consumer.handle_batch(records)
     await translation.drained()
     out = translated(translation)
     expected = [lang for _, lang in CASES] * 5 + ["und"]
-    assert [out[e.message_id][1].detected_language for e in events] == expected
+    assert [out[str(m.id)][1].detected_language for m in metas] == expected
 
 
 async def test_a_bad_event_is_dead_lettered(translation):
     await translation.reset()
-    await publish_threaded(translation, uuid.uuid4(), "Hello there, where is my parcel?", message_id="nope")
+    event = received("Hello there, where is my parcel?")
+    await translation.publish(event, key=key_of(event), tenant_id="not-a-tenant")
     await translation.drained()
     assert translation.events("translation.messages.v1") == []
     assert len(translation.bus.records("translation.detect.dlq")) == 1

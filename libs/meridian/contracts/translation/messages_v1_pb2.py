@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtranslation/messages_v1.proto\x12\x17meridian.translation.v1\"\xa1\x01\n\x11MessageTranslated\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x19\n\x11\x64\x65tected_language\x18\x03 \x01(\t\x12\x12\n\nconfidence\x18\x04 \x01(\x02\x12\x17\n\x0ftarget_language\x18\x05 \x01(\t\x12\x17\n\x0ftranslated_text\x18\x06 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dtranslation/messages_v1.proto\x12\x17meridian.translation.v1\"\xbc\x01\n\x11MessageTranslated\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x19\n\x11\x64\x65tected_language\x18\x03 \x01(\t\x12\x12\n\nconfidence\x18\x04 \x01(\x02\x12\x17\n\x0ftarget_language\x18\x05 \x01(\t\x12\x17\n\x0ftranslated_text\x18\x06 \x01(\t\x12\x19\n\x11received_event_id\x18\x07 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,5 +32,5 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'translation.messages_v1_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_MESSAGETRANSLATED']._serialized_start=59
-  _globals['_MESSAGETRANSLATED']._serialized_end=220
+  _globals['_MESSAGETRANSLATED']._serialized_end=247
 # @@protoc_insertion_point(module_scope)

@@ -20,7 +20,11 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class MessageTranslated(_message.Message):
     """MessageTranslated: the language of a message was detected and, when needed, the message was
     translated. Published by translation on `translation.messages.v1`; consumed by ticket.
-    Partition key: conversation_id.
+
+    An inbound message is detected straight from ingest's MessageReceived, while ticket threads
+    it: `received_event_id` is that event's id (the key ticket joins the two on), `message_id` and
+    `conversation_id` are empty (translation does not know them), and the partition key is
+    MessageReceived's, `inbox_id:thread_id`.
     """
 
     DESCRIPTOR: _descriptor.Descriptor
@@ -31,6 +35,7 @@ class MessageTranslated(_message.Message):
     CONFIDENCE_FIELD_NUMBER: _builtins.int
     TARGET_LANGUAGE_FIELD_NUMBER: _builtins.int
     TRANSLATED_TEXT_FIELD_NUMBER: _builtins.int
+    RECEIVED_EVENT_ID_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     conversation_id: _builtins.str
     detected_language: _builtins.str
@@ -40,6 +45,8 @@ class MessageTranslated(_message.Message):
     target_language: _builtins.str
     """BCP 47 tag; empty when no translation was needed."""
     translated_text: _builtins.str
+    received_event_id: _builtins.str
+    """The id of the ingest MessageReceived event whose text this is (inbound messages)."""
     def __init__(
         self,
         *,
@@ -49,10 +56,11 @@ class MessageTranslated(_message.Message):
         confidence: _builtins.float = ...,
         target_language: _builtins.str = ...,
         translated_text: _builtins.str = ...,
+        received_event_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence", b"confidence", "conversation_id", b"conversation_id", "detected_language", b"detected_language", "message_id", b"message_id", "target_language", b"target_language", "translated_text", b"translated_text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence", b"confidence", "conversation_id", b"conversation_id", "detected_language", b"detected_language", "message_id", b"message_id", "received_event_id", b"received_event_id", "target_language", b"target_language", "translated_text", b"translated_text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

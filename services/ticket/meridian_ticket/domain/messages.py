@@ -42,11 +42,11 @@ def validate_reply_text(text: str) -> str:
 
 
 def inbound_message(message_id: UUID, conversation: Conversation, text: str, external_id: str | None,
-                    now: datetime) -> Message:
-    """A customer message; its language is unknown until translation detects it."""
+                    now: datetime, language: str | None = None) -> Message:
+    """A customer message; its language is None until translation's detection is known."""
     return Message(id=message_id, tenant_id=conversation.tenant_id, conversation_id=conversation.id,
                    inbox_id=conversation.inbox_id, contact_id=conversation.contact_id, direction=Direction.INBOUND,
-                   text=text, language=None, status=MessageStatus.RECEIVED, sender_agent_id=None,
+                   text=text, language=language, status=MessageStatus.RECEIVED, sender_agent_id=None,
                    external_id=external_id or None, error=None, created_at=now)
 
 
