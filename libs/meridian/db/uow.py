@@ -181,17 +181,39 @@ class SqlUnitOfWork:
             for topic, message, meta in self._pending
         ]
 
+    def outbox_arrays(self) -> list[list[Any]]:
+        """The queued events as the columns of ``outbox_insert_sql``'s ``$n``…``$n+5``, in the order
+        they were emitted."""
+        rows = self.outbox_rows()
+        return [[r.id for r in rows], [r.topic for r in rows], [r.key for r in rows], [r.type for r in rows],
+                [orjson.dumps(r.headers).decode() for r in rows], [r.payload for r in rows]]
+
     async def flush_events(self) -> None:
         """Write the queued events to the outbox in one statement on the driver connection, the rows
         as arrays (SQLAlchemy's executemany of the same rows cost several times the CPU)."""
         if not self._pending:
             return
-        rows = self.outbox_rows()
-        await self.db.execute(
-            _outbox_insert_sql(self._outbox.name), [r.id for r in rows], [r.topic for r in rows],
-            [r.key for r in rows], [r.type for r in rows], [orjson.dumps(r.headers).decode() for r in rows],
-            [r.payload for r in rows])
+        await self.db.execute(_outbox_insert_sql(self._outbox.name), *self.outbox_arrays())
         self._pending = []
+
+    async def run_alone(self, statement: Callable[[str], str], *args: Any) -> list[asyncpg.Record]:
+        """Instead of entering the unit of work: one statement that writes the data and the queued
+        events together (``statement(outbox_table)`` gives its SQL; ``outbox_arrays`` its event
+        columns), on a pooled connection without BEGIN and COMMIT. A statement is atomic by itself,
+        so this saves a transaction's two round trips; after it the relay is woken as after a
+        commit."""
+        had_events = bool(self._pending)
+        async with self._engine.connect() as conn:
+            db = (await conn.get_raw_connection()).driver_connection
+            try:
+                rows = await db.fetch(statement(self._outbox.name), *args)
+            except BaseException as exc:
+                await discard_if_lost(conn, db, exc)
+                raise
+        self._pending = []
+        if had_events and self._on_commit is not None:
+            self._on_commit()
+        return rows
 
     async def commit(self) -> None:
         await self._store_staged()
@@ -218,9 +240,17 @@ def _claim_many_sql(table: str) -> str:
             "ON CONFLICT DO NOTHING RETURNING event_id")
 
 
+def outbox_insert_sql(table: str, first: int, *, join: str = "") -> str:
+    """``INSERT`` of outbox rows given as six arrays from parameter ``$first`` on (see
+    ``SqlUnitOfWork.outbox_arrays``), in array order (their ``seq`` order). ``join`` may add a
+    ``JOIN … ON …`` to keep only some rows; the rows' ordinality is ``u.n``."""
+    a, b, c, d, e, f = (f"${first + i}" for i in range(6))
+    return (f'INSERT INTO "{table}" (id, topic, key, type, headers, payload) '
+            f"SELECT u.i, u.t, u.k, u.ty, u.h::jsonb, u.p FROM unnest({a}::uuid[], {b}::text[], {c}::text[], "
+            f"{d}::text[], {e}::text[], {f}::bytea[]) WITH ORDINALITY AS u(i, t, k, ty, h, p, n) {join} "
+            "ORDER BY u.n")
+
+
 @functools.cache
 def _outbox_insert_sql(table: str) -> str:
-    """asyncpg SQL inserting outbox rows given as arrays, in array order (their ``seq`` order)."""
-    return (f'INSERT INTO "{table}" (id, topic, key, type, headers, payload) '
-            "SELECT i, t, k, ty, h::jsonb, p FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], "
-            "$5::text[], $6::bytea[]) WITH ORDINALITY AS u(i, t, k, ty, h, p, n) ORDER BY n")
+    return outbox_insert_sql(table, 1)

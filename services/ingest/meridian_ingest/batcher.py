@@ -1,9 +1,9 @@
 """Group commit of accepted webhooks.
 
 Concurrent webhook requests each ``submit()`` an acceptance and wait. One flusher at a time takes up
-to ``batch_size`` pending acceptances and commits them in ONE transaction: one
-``INSERT … ON CONFLICT DO NOTHING RETURNING`` of the dedupe rows, then a ``MessageReceived`` outbox
-row only for the keys that were new. Each waiter then learns "accepted" or "duplicate". Requests
+to ``batch_size`` pending acceptances and commits them in ONE statement (one round trip, no
+BEGIN/COMMIT): an ``INSERT … ON CONFLICT DO NOTHING RETURNING`` of the dedupe rows, and the
+``MessageReceived`` outbox rows of the keys that were new. Each waiter then learns "accepted" or "duplicate". Requests
 arriving during a commit form the next batch, so a lone request costs one commit and a crowd shares
 them. If a batch fails it is retried one acceptance at a time (one poison row cannot fail its
 neighbours); an acceptance that still fails gets ``IngestUnavailable`` (503): never a silent loss.
@@ -89,10 +89,7 @@ class WebhookBatcher:
             _resolve(item, result)
 
     async def _commit(self, batch: list[Acceptance]) -> list[bool]:
-        async with self._uow_factory() as uow:
-            results = await accept_messages(uow, batch)
-            await uow.commit()
-            return results
+        return await accept_messages(self._uow_factory(), batch)
 
     async def close(self) -> None:
         if self._flusher is not None:
@@ -100,30 +97,28 @@ class WebhookBatcher:
 
 
 async def accept_messages(uow: IngestUow, batch: list[Acceptance]) -> list[bool]:
-    """Dedupe rows + MessageReceived outbox rows for the new ones; True per item that was new.
-    A key repeated inside the batch is new at most once (the first occurrence)."""
+    """Dedupe rows + MessageReceived outbox rows for the new ones, in one statement; True per item
+    that was new. A key repeated inside the batch is new at most once (the first occurrence)."""
     now = uow.clock.now()
     rows: dict[tuple[Any, str], dict[str, Any]] = {}
     for item in batch:
         key = (item.inbox.id, item.message.external_id)
-        if key not in rows:
-            rows[key] = {"inbox_id": item.inbox.id, "external_id": item.message.external_id,
-                         "tenant_id": item.inbox.tenant_id, "received_at": now}
-    inserted = await uow.inbound.add_new(list(rows.values()))
+        if key in rows:
+            continue
+        rows[key] = {"inbox_id": item.inbox.id, "external_id": item.message.external_id,
+                     "tenant_id": item.inbox.tenant_id, "received_at": now}
+        token = otel_context.attach(item.trace_context)
+        try:
+            uow.emit(contracts.message_received(item.inbox, item.message, now),
+                     key=contracts.message_key(item.inbox.id, item.message.thread_id), tenant_id=item.inbox.tenant_id)
+        finally:
+            otel_context.detach(token)
+    inserted = await uow.accept_inbound(list(rows.values()))
     results: list[bool] = []
     for item in batch:
         key = (item.inbox.id, item.message.external_id)
-        is_new = key in inserted
-        if is_new:
-            inserted.discard(key)
-            token = otel_context.attach(item.trace_context)
-            try:
-                uow.emit(contracts.message_received(item.inbox, item.message, now),
-                         key=contracts.message_key(item.inbox.id, item.message.thread_id),
-                         tenant_id=item.inbox.tenant_id)
-            finally:
-                otel_context.detach(token)
-        results.append(is_new)
+        results.append(key in inserted)
+        inserted.discard(key)
     return results
 
 

@@ -3,27 +3,33 @@ webhook lookup (the inbox id identifies the tenant) and the delivery worker's cl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import asyncpg
-from meridian.db.bulk import bind_arrays, unnest_rows
-from meridian.db.driver import DriverStatement
+from meridian.db.uow import outbox_insert_sql
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meridian_ingest.domain.delivery import NextStep
 from meridian_ingest.domain.model import Delivery, DeliveryStatus, Inbox
-from meridian_ingest.tables import deliveries, inbound_messages, inboxes
+from meridian_ingest.tables import deliveries, inboxes
 
-# one SQL text whatever the number of webhooks a group commit holds (compiled and prepared once)
-_accepted = unnest_rows("accepted", *((c.name, c.type) for c in inbound_messages.c))
-_ADD_INBOUND = DriverStatement(insert(inbound_messages).from_select(
-    [c.name for c in inbound_messages.c], select(*(_accepted.c[c.name] for c in inbound_messages.c)),
-).on_conflict_do_nothing().returning(inbound_messages.c.inbox_id, inbound_messages.c.external_id))
+
+@functools.cache
+def accept_sql(outbox: str) -> str:
+    """A group commit's one statement: the dedupe rows ($1 inbox ids, $2 external ids, $3 tenant ids,
+    $4 received_at; distinct keys), and the MessageReceived outbox rows ($5…$10, one per dedupe
+    row, in the same order) of the keys that were new; returns those keys."""
+    kept = ("JOIN (SELECT g.n FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS g(inbox_id, external_id, n) "
+            "JOIN accepted USING (inbox_id, external_id)) AS kept ON kept.n = u.n")
+    return ("WITH accepted AS (INSERT INTO inbound_messages (inbox_id, external_id, tenant_id, received_at) "
+            "SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[]) "
+            "ON CONFLICT DO NOTHING RETURNING inbox_id, external_id), "
+            f"events AS ({outbox_insert_sql(outbox, 5, join=kept)}) "
+            "SELECT inbox_id, external_id FROM accepted")
 
 
 def _inbox(row: Any) -> Inbox:
@@ -75,22 +81,6 @@ class InboxRepository:
         """Inbox and its encrypted secret by id alone (webhooks and deliveries carry no tenant header)."""
         row = (await self.conn.execute(select(inboxes).where(inboxes.c.id == inbox_id))).first()
         return (_inbox(row), row.secret_encrypted) if row else None
-
-
-class InboundRepository:
-    def __init__(self, conn: AsyncConnection, db: asyncpg.Connection) -> None:
-        self.conn = conn
-        self.db = db  # the driver connection beneath conn: the group commit's insert runs there
-
-    async def add_new(self, rows: Sequence[dict[str, Any]]) -> set[tuple[UUID, str]]:
-        """Insert dedupe rows ``{inbox_id, external_id, tenant_id, received_at}`` (distinct keys);
-        returns the keys that were new."""
-        if not rows:
-            return set()
-        result = await _ADD_INBOUND.fetch(self.db, bind_arrays(
-            "accepted", **{name: [row[name] for row in rows] for name in ("inbox_id", "external_id", "tenant_id",
-                                                                          "received_at")}))
-        return {(r["inbox_id"], r["external_id"]) for r in result}
 
 
 class DeliveryRepository:

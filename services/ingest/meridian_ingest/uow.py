@@ -1,20 +1,21 @@
 """IngestUow: ingest's repositories on one transaction, plus after-commit callbacks (wake the
-delivery worker once a new delivery row is committed)."""
+delivery worker once a new delivery row is committed); and the webhooks' group commit, which needs
+no transaction: one statement (``accept_inbound``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
+from uuid import UUID
 
 from meridian.db.uow import SqlUnitOfWork
 
-from meridian_ingest.repository import DeliveryRepository, InboundRepository, InboxRepository
+from meridian_ingest.repository import DeliveryRepository, InboxRepository, accept_sql
 from meridian_ingest.secretbox import SecretBox
 
 
 class IngestUow(SqlUnitOfWork):
     inboxes: InboxRepository
-    inbound: InboundRepository
     deliveries: DeliveryRepository
 
     def __init__(self, *args: Any, secretbox: SecretBox | None = None,
@@ -26,9 +27,20 @@ class IngestUow(SqlUnitOfWork):
 
     def bind(self, conn) -> None:  # noqa: ANN001
         self.inboxes = InboxRepository(conn)
-        self.inbound = InboundRepository(conn, self.db)
         self.deliveries = DeliveryRepository(conn)
         self._after_commit = []
+
+    async def accept_inbound(self, rows: Sequence[dict[str, Any]]) -> set[tuple[UUID, str]]:
+        """Without entering the unit of work: store dedupe rows ``{inbox_id, external_id, tenant_id,
+        received_at}`` (distinct keys) and, for the keys that were new, the events queued for them
+        (one per row, emitted in the same order), in one statement; returns the new keys."""
+        if not rows:
+            return set()
+        if len(rows) != len(self._pending):
+            raise ValueError("one queued event per dedupe row")
+        result = await self.run_alone(accept_sql, *[[row[name] for row in rows] for name in (
+            "inbox_id", "external_id", "tenant_id", "received_at")], *self.outbox_arrays())
+        return {(r["inbox_id"], r["external_id"]) for r in result}
 
     @property
     def secretbox(self) -> SecretBox:

@@ -78,6 +78,30 @@ async def test_concurrent_webhooks_are_group_committed_without_loss_or_double(in
         assert await conn.scalar(select(func.count()).select_from(inbound_messages)) == 300
 
 
+async def test_one_group_commit_stores_events_of_its_new_keys_only_in_order(ingest):
+    """The group commit's one statement: dedupe rows, and outbox rows only for the keys that were
+    new (not for one stored before, not twice for one repeated in the batch), in the batch's order."""
+    from meridian_ingest.batcher import Acceptance, accept_messages
+    from meridian_ingest.domain.model import InboundMessage, InboxCredentials, Sender
+    from meridian_ingest.tables import outbox
+
+    await ingest.reset()
+    tenant = uuid.uuid4()
+    inbox = await make_inbox(ingest, tenant)
+    assert (await post_webhook(ingest, inbox, webhook_body("old"))).json()["status"] == "accepted"
+    await ingest.drained()
+    credentials = InboxCredentials(id=uuid.UUID(inbox["id"]), tenant_id=tenant, channel="api", settings={}, secret="")
+    loop = asyncio.get_running_loop()
+    batch = [Acceptance(credentials, InboundMessage(external_id=ext, thread_id="c", sender=Sender(id="c"), text=ext),
+                        loop.create_future()) for ext in ("n1", "old", "n2", "n1", "n3")]
+    assert await accept_messages(ingest.kit.uow(), batch) == [True, False, True, False, True]
+    await ingest.drained()
+    assert [m.external_id for _, m in ingest.events(TOPIC)] == ["old", "n1", "n2", "n3"]
+    async with ingest.kit.engine.connect() as conn:
+        assert await conn.scalar(select(func.count()).select_from(outbox).where(outbox.c.topic == TOPIC)) == 4
+        assert await conn.scalar(select(func.count()).select_from(inbound_messages)) == 4
+
+
 async def test_each_group_committed_message_continues_its_own_requests_trace(ingest):
     from meridian import telemetry
 

@@ -131,3 +131,37 @@ async def test_the_relay_replaces_its_kept_connection_when_the_database_drops_it
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
         await bus.stop()
+
+
+async def test_a_statement_run_alone_writes_its_events_and_survives_a_dropped_connection(engine):
+    """``SqlUnitOfWork.run_alone``: data and queued events in one statement without a transaction,
+    the relay woken after it; on a dropped connection it fails at most once and the next one works."""
+    from meridian.db.uow import outbox_insert_sql
+
+    woken = []
+
+    def statement(outbox_name: str) -> str:
+        return (f"WITH events AS ({outbox_insert_sql(outbox_name, 2)}) "
+                "INSERT INTO seen (id, text) VALUES (gen_random_uuid(), $1) RETURNING text")
+
+    async def write(text_value: str) -> list:
+        u = SqlUnitOfWork(engine, outbox=outbox, processed=processed, source="test", data_region="eu",
+                          clock=Clock(), on_commit=lambda: woken.append(text_value))
+        u.emit(messages_v1.MessageThreaded(message_id=text_value, conversation_id="c1"), key="c1", tenant_id="t1")
+        return await u.run_alone(statement, text_value, *u.outbox_arrays())
+
+    assert [r["text"] for r in await write("first")] == ["first"]
+    await drop_pooled_connections(engine)
+    failures = 0
+    for _ in range(2):
+        try:
+            await write("after")
+            break
+        except Exception:  # noqa: BLE001 - whatever the driver raises for a closed connection
+            failures += 1
+    assert failures <= 1, failures
+    assert woken == ["first", "after"]
+    async with engine.connect() as conn:
+        assert sorted((await conn.execute(select(seen.c.text))).scalars()) == ["after", "first"]
+        rows = (await conn.execute(select(outbox.c.payload).order_by(outbox.c.seq))).scalars().all()
+    assert [messages_v1.MessageThreaded.FromString(p).message_id for p in rows] == ["first", "after"]

@@ -1,4 +1,4 @@
-"""Group commit: one transaction per batch, dedupe inside and across batches, poison isolation."""
+"""Group commit: one statement per batch, dedupe inside and across batches, poison isolation."""
 
 import asyncio
 from datetime import UTC, datetime
@@ -21,34 +21,26 @@ class FakeDb:
 
 
 class FakeUow:
+    """A fresh one per group commit, like the real factory; ``accept_inbound`` is its one statement."""
+
     def __init__(self, db: FakeDb) -> None:
         self.db = db
         self.pending: list = []
-        self.staged: set = set()
         self.clock = type("C", (), {"now": staticmethod(lambda: datetime(2025, 1, 1, tzinfo=UTC))})()
-        self.inbound = self
-
-    async def __aenter__(self):
-        return self
-
-    async def __aexit__(self, *exc):
-        return None
-
-    async def add_new(self, rows):
-        await asyncio.sleep(0)
-        if any(r["external_id"] in self.db.poison for r in rows):
-            raise RuntimeError("poison row")
-        new = {(r["inbox_id"], r["external_id"]) for r in rows} - self.db.keys
-        self.staged = new
-        return set(new)
 
     def emit(self, message, *, key, tenant_id):
         self.pending.append(message.external_id)
 
-    async def commit(self):
-        self.db.keys |= self.staged
-        self.db.emitted += self.pending
+    async def accept_inbound(self, rows):
+        await asyncio.sleep(0)
+        assert [r["external_id"] for r in rows] == self.pending      # one event per row, same order
+        if any(r["external_id"] in self.db.poison for r in rows):
+            raise RuntimeError("poison row")
+        new = {(r["inbox_id"], r["external_id"]) for r in rows} - self.db.keys
+        self.db.keys |= new
+        self.db.emitted += [r["external_id"] for r in rows if (r["inbox_id"], r["external_id"]) in new]
         self.db.commits += 1
+        return set(new)
 
 
 def message(external_id: str) -> InboundMessage:
