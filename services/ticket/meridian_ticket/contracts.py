@@ -56,11 +56,6 @@ def ticket_assigned(t: Ticket) -> tickets_v1.TicketAssigned:
     return event
 
 
-def message_threaded(m: Message) -> messages_v1.MessageThreaded:
-    return messages_v1.MessageThreaded(message_id=str(m.id), conversation_id=str(m.conversation_id),
-                                       inbox_id=str(m.inbox_id), text=m.text)
-
-
 def message_created(m: Message) -> messages_v1.MessageCreated:
     event = messages_v1.MessageCreated(
         message_id=str(m.id), conversation_id=str(m.conversation_id), inbox_id=str(m.inbox_id),

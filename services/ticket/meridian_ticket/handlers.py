@@ -102,10 +102,10 @@ def _inbound_sender(message: ingest_messages_v1.MessageReceived, meta: EventMeta
 
 
 async def on_message_received(message: ingest_messages_v1.MessageReceived, meta: EventMeta, uow: TicketUow) -> None:
-    """Resolve the contact, thread into the open conversation (or open one with its ticket), store
-    the message at commit with the batch's others (a redelivered external id is ignored) →
-    MessageThreaded; and when translation's detection of the same event came first, the message is
-    stored with its language → MessageCreated (else ``on_message_translated`` emits it)."""
+    """Resolve the contact, thread into the open conversation (or open one with its ticket), and
+    store the message at commit with the batch's others (a redelivered external id is ignored).
+    When translation's detection of the same event came first, the message is stored with its
+    language → MessageCreated; else ``on_message_translated`` emits it."""
     key, sender, channel = _inbound_sender(message, meta)
     tenant_id, inbox_id, external_id = key.tenant_id, key.inbox_id, key.external_id
     identity = contact_rules.identity_of(channel, inbox_id, sender)
@@ -148,13 +148,10 @@ async def on_message_received(message: ingest_messages_v1.MessageReceived, meta:
     if language is not None:   # translation's detection came first
         await _follow_customer_language(uow, conversation, language, latest=True)
 
-    def threaded() -> None:
-        key = str(stored.conversation_id)
-        uow.emit(contracts.message_threaded(stored), key=key, tenant_id=tenant_id)
-        if stored.language is not None:
-            uow.emit(contracts.message_created(stored), key=key, tenant_id=tenant_id)
+    def created() -> None:
+        uow.emit(contracts.message_created(stored), key=str(stored.conversation_id), tenant_id=tenant_id)
 
-    uow.add_message(stored, threaded)
+    uow.add_message(stored, created if language is not None else None)
 
 
 async def _follow_customer_language(uow: TicketUow, conversation: Conversation, language: str, *,

@@ -45,6 +45,10 @@ from meridian_ticket.repository import (
 )
 
 
+def _stored() -> None:
+    """Nothing to do once a message is stored."""
+
+
 class TicketUow(SqlUnitOfWork):
     contacts: ContactRepository
     conversations: ConversationRepository
@@ -67,10 +71,10 @@ class TicketUow(SqlUnitOfWork):
         self._contacts_changed: set[UUID] = set()
         self._locked: dict[tuple[UUID, UUID], tuple[Conversation, Ticket | None]] = {}
 
-    def add_message(self, message: Message, on_stored: Callable[[], None]) -> None:
+    def add_message(self, message: Message, on_stored: Callable[[], None] | None = None) -> None:
         """Store ``message`` at commit with the transaction's other new messages, in one statement;
-        ``on_stored`` runs unless it was a duplicate (see ``store_at_commit``)."""
-        self.store_at_commit(self.messages.add_many, message, on_stored)
+        ``on_stored`` (if given) runs unless it was a duplicate (see ``store_at_commit``)."""
+        self.store_at_commit(self.messages.add_many, message, on_stored or _stored)
 
     async def prefetch_inbound(self, senders: Sequence[InboundSender]) -> None:
         """Look up a batch's senders in one statement (see ``inbound_lookup``)."""

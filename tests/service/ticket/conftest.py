@@ -9,7 +9,6 @@ import pytest
 from meridian.contracts.ingest import deliveries_v1_pb2 as deliveries_v1
 from meridian.contracts.ingest import messages_v1_pb2 as ingest_v1
 from meridian.contracts.routing import assignments_v1_pb2 as assignments_v1
-from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
 from meridian.contracts.translation import messages_v1_pb2 as translation_v1
 from meridian_ticket.app import build
 
@@ -52,13 +51,32 @@ def events(svc, topic: str, cls=None, tenant=None):
     return out
 
 
-def received_event_of(svc, message_id: str) -> str:
-    """The id of the MessageReceived that ticket threaded as ``message_id`` (its MessageThreaded's
-    cause); a new id for a message ticket never threaded."""
-    for meta, m in svc.events("ticket.messages.v1"):
-        if isinstance(m, messages_v1.MessageThreaded) and m.message_id == message_id:
-            return meta.causation_id
-    return str(uuid.uuid4())
+async def stored_messages(svc, tenant=None) -> list:
+    """The inbound messages ticket stored (of ``tenant`` if given), oldest first: ``message_id``,
+    ``conversation_id``, ``inbox_id``, ``text``."""
+    from meridian_ticket.tables import messages
+    from sqlalchemy import select
+
+    c = messages.c
+    query = select(c.id.label("message_id"), c.conversation_id, c.inbox_id, c.text).where(c.direction == "inbound")
+    if tenant is not None:
+        query = query.where(c.tenant_id == uuid.UUID(str(tenant)))
+    async with svc.kit.engine.connect() as conn:
+        rows = (await conn.execute(query.order_by(c.created_at, c.id))).all()
+    return [type("Stored", (), {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in r._mapping.items()})
+            for r in rows]
+
+
+async def received_event_of(svc, message_id: str) -> str:
+    """The id of the MessageReceived that ticket stored as ``message_id``, while its language is
+    still to come (its half in ``inbound_languages``); a new id for a message ticket never stored."""
+    from meridian_ticket.tables import inbound_languages
+    from sqlalchemy import select
+
+    async with svc.kit.engine.connect() as conn:
+        found = await conn.scalar(select(inbound_languages.c.received_event_id).where(
+            inbound_languages.c.message_id == uuid.UUID(message_id)))
+    return str(found or uuid.uuid4())
 
 
 def detected(received_event_id: str, language: str = "es") -> translation_v1.MessageTranslated:
@@ -69,7 +87,7 @@ def detected(received_event_id: str, language: str = "es") -> translation_v1.Mes
 
 async def translate(svc, tenant, message_id: str, language: str = "es"):
     """Translation's detection of the message ticket threaded as ``message_id``, published after it."""
-    received_event_id = received_event_of(svc, message_id)
+    received_event_id = await received_event_of(svc, message_id)
     await svc.publish(detected(received_event_id, language), key=received_event_id, tenant_id=tenant)
     await svc.drained()
 

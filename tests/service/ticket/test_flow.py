@@ -26,6 +26,7 @@ from tests.service.ticket.conftest import (
     receive,
     received,
     received_event_of,
+    stored_messages,
     translate,
 )
 
@@ -33,7 +34,7 @@ from tests.service.ticket.conftest import (
 async def start(svc, tenant, **kwargs):
     """A customer message threaded into a new conversation: (conversation_id, message_id)."""
     await receive(svc, tenant, received(kwargs.pop("inbox", uuid.uuid4()), **kwargs))
-    threaded = events(svc, MESSAGES, messages_v1.MessageThreaded, tenant)[-1][1]
+    threaded = (await stored_messages(svc, tenant))[-1]
     return threaded.conversation_id, threaded.message_id
 
 
@@ -90,7 +91,7 @@ async def publish_translations(svc, tenant, conversation_id: str, detections: li
     """Several MessageTranslated in one bus publish, so one consumer batch handles them together."""
     records = []
     for message_id, language in detections:
-        msg = detected(received_event_of(svc, message_id), language)
+        msg = detected(await received_event_of(svc, message_id), language)
         meta = new_meta(msg, tenant_id=str(tenant), source="test", key=conversation_id)
         records.append(to_record("translation.messages.v1", msg, meta))
     await svc.bus.publish(records)
@@ -149,7 +150,7 @@ async def test_a_detection_that_comes_first_waits_for_its_message(ticket):
     await ticket.bus.publish([to_record("ingest.messages.v1", msg, meta)])
     await ticket.drained()
     [mc] = created(ticket, tenant)
-    [(_, threaded)] = events(ticket, MESSAGES, messages_v1.MessageThreaded, tenant)
+    [threaded] = await stored_messages(ticket, tenant)
     assert (mc.message_id, mc.language, mc.text) == (threaded.message_id, "fr", "Bonjour, où est ma commande ?")
     [upd] = updates(ticket, tenant)
     assert (list(upd.changed_fields), upd.language, upd.conversation_id) == (["language"], "fr", mc.conversation_id)
@@ -342,8 +343,9 @@ async def test_unused_translation_fields_are_ignored(ticket):
     await ticket.reset()
     tenant = uuid.uuid4()
     conv_id, msg_id = await start(ticket, tenant, text="Hallo")
-    msg = translation_v1.MessageTranslated(received_event_id=received_event_of(ticket, msg_id), detected_language="de",
-                                           confidence=0.97, target_language="en", translated_text="Hello")
+    msg = translation_v1.MessageTranslated(received_event_id=await received_event_of(ticket, msg_id),
+                                           detected_language="de", confidence=0.97, target_language="en",
+                                           translated_text="Hello")
     await ticket.publish(msg, key=conv_id, tenant_id=tenant)
     await ticket.drained()
     [mc] = created(ticket, tenant)

@@ -1,10 +1,10 @@
-"""Flow step 2: MessageReceived → contact, conversation (+ ticket), message → MessageThreaded."""
+"""Flow step 2: MessageReceived → contact, conversation (+ ticket), message (MessageCreated waits for
+its language: test_flow)."""
 
 import uuid
 
 from meridian.bus.base import Record
 from meridian.contracts.ticket import conversations_v1_pb2 as conversations_v1
-from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
 from meridian.contracts.ticket import tickets_v1_pb2 as tickets_v1
 from meridian.events.envelope import new_meta, to_record
 
@@ -17,6 +17,7 @@ from tests.service.ticket.conftest import (
     get_json,
     receive,
     received,
+    stored_messages,
 )
 
 
@@ -32,10 +33,9 @@ async def test_first_message_opens_contact_conversation_ticket_and_threads_the_m
     [(_, ticket_opened)] = events(ticket, TICKETS, tickets_v1.TicketOpened, tenant)
     assert (ticket_opened.conversation_id, ticket_opened.status, ticket_opened.priority) == (
         opened.conversation_id, "open", "normal")
-    [(meta_threaded, threaded)] = events(ticket, MESSAGES, messages_v1.MessageThreaded, tenant)
+    [threaded] = await stored_messages(ticket, tenant)
     assert (threaded.conversation_id, threaded.inbox_id, threaded.text) == (opened.conversation_id, str(inbox), "Hola")
-    assert meta_threaded.partition_key == opened.conversation_id
-    assert events(ticket, MESSAGES, messages_v1.MessageCreated, tenant) == []   # only after language detection
+    assert events(ticket, MESSAGES, tenant=tenant) == []   # MessageCreated comes with the language
 
     conv = await get_json(ticket, tenant, f"/api/v1/conversations/{opened.conversation_id}")
     assert (conv["status"], conv["language"], conv["assignee_agent_id"], conv["contact_id"]) == (
@@ -61,7 +61,7 @@ async def test_the_same_event_twice_and_a_redelivered_external_id_store_one_mess
     await ticket.bus.publish([record, record])                     # same event id twice
     await ticket.drained()
     await receive(ticket, tenant, msg)                             # same external id, new event id
-    [(_, threaded)] = events(ticket, MESSAGES, messages_v1.MessageThreaded, tenant)
+    [threaded] = await stored_messages(ticket, tenant)
     assert len(events(ticket, CONVERSATIONS, conversations_v1.ConversationOpened, tenant)) == 1
     items = (await get_json(ticket, tenant, f"/api/v1/conversations/{threaded.conversation_id}/messages"))["items"]
     assert [m["id"] for m in items] == [threaded.message_id]
@@ -72,7 +72,7 @@ async def test_two_messages_of_one_sender_share_one_conversation(ticket):
     tenant, inbox = uuid.uuid4(), uuid.uuid4()
     await receive(ticket, tenant, received(inbox, text="uno"))
     await receive(ticket, tenant, received(inbox, text="dos"))
-    threaded = [m for _, m in events(ticket, MESSAGES, messages_v1.MessageThreaded, tenant)]
+    threaded = await stored_messages(ticket, tenant)
     assert len(threaded) == 2 and threaded[0].conversation_id == threaded[1].conversation_id
     assert len(events(ticket, CONVERSATIONS, conversations_v1.ConversationOpened, tenant)) == 1
     assert len(events(ticket, TICKETS, tickets_v1.TicketOpened, tenant)) == 1
@@ -91,7 +91,7 @@ async def test_two_first_messages_in_one_batch_make_one_contact_and_one_conversa
     await ticket.bus.publish(records)          # one publish → one batch for the consumer
     await ticket.drained()
     assert len(events(ticket, CONVERSATIONS, conversations_v1.ConversationOpened, tenant)) == 1
-    assert len({m.conversation_id for _, m in events(ticket, MESSAGES, messages_v1.MessageThreaded, tenant)}) == 1
+    assert len({m.conversation_id for m in await stored_messages(ticket, tenant)}) == 1
     contacts = (await get_json(ticket, tenant, "/api/v1/contacts"))["items"]
     assert len(contacts) == 1
     assert [a.action for _, a in events(ticket, AUDIT, tenant=tenant)].count("contact.created") == 1
@@ -105,7 +105,7 @@ async def test_a_mixed_batch_resolves_each_message_as_if_handled_alone(ticket):
     tenant, other, inbox, inbox2 = uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     await receive(ticket, tenant, received(inbox, sender_id="known", external_id="k-1"))
     await receive(ticket, other, received(inbox, sender_id="known", external_id="k-1"))
-    before = {m.conversation_id for _, m in events(ticket, MESSAGES, messages_v1.MessageThreaded)}
+    before = {m.conversation_id for m in await stored_messages(ticket)}
 
     batch = [(tenant, received(inbox, sender_id="known", external_id="k-2", text="again")),
              (tenant, received(inbox, sender_id="known", external_id="k-1", text="stored before")),
@@ -120,8 +120,7 @@ async def test_a_mixed_batch_resolves_each_message_as_if_handled_alone(ticket):
     await ticket.drained()
 
     # partitions (by inbox and sender) may interleave, so compare by text, not by position
-    conversation_of = {m.text: m.conversation_id for _, m in events(ticket, MESSAGES, messages_v1.MessageThreaded,
-                                                                    tenant)}
+    conversation_of = {m.text: m.conversation_id for m in await stored_messages(ticket, tenant)}
     assert sorted(conversation_of) == sorted(["Hola, ¿dónde está mi pedido?", "again", "f1", "f2", "w1"])
     assert conversation_of["again"] in before                          # the known sender's conversation
     assert conversation_of["f1"] == conversation_of["f2"]              # the new sender: one conversation
@@ -130,7 +129,7 @@ async def test_a_mixed_batch_resolves_each_message_as_if_handled_alone(ticket):
     assert len(contacts) == 2                                          # known + fresh (web-3 is fresh too)
     [fresh] = [c for c in contacts if c["email"] == "fresh@x.io"]
     assert sorted(i["external_id"] for i in fresh["identities"]) == ["fresh", "web-3"]
-    [(_, other_msg)] = events(ticket, MESSAGES, messages_v1.MessageThreaded, other)[1:]
+    [other_msg] = (await stored_messages(ticket, other))[1:]
     assert other_msg.text == "other tenant" and other_msg.conversation_id in before
 
 

@@ -3,14 +3,12 @@
 import uuid
 
 from meridian.contracts.ticket import conversations_v1_pb2 as conversations_v1
-from meridian.contracts.ticket import messages_v1_pb2 as messages_v1
 from meridian.contracts.ticket import outbound_v1_pb2 as outbound_v1
 from meridian.contracts.ticket import tickets_v1_pb2 as tickets_v1
 
 from tests.service.ticket.conftest import (
     AUDIT,
     CONVERSATIONS,
-    MESSAGES,
     OUTBOUND,
     TICKETS,
     assign,
@@ -18,6 +16,7 @@ from tests.service.ticket.conftest import (
     get_json,
     receive,
     received,
+    stored_messages,
 )
 
 PROBLEM = "application/problem+json"
@@ -81,7 +80,7 @@ async def test_messages_are_chronological_with_a_cursor(ticket):
     tenant, inbox = uuid.uuid4(), uuid.uuid4()
     for i in range(4):
         await receive(ticket, tenant, received(inbox, sender_id="same", text=f"m{i}"))
-    conv_id = events(ticket, MESSAGES, messages_v1.MessageThreaded, tenant)[0][1].conversation_id
+    conv_id = (await stored_messages(ticket, tenant))[0].conversation_id
     r = await ticket.client.post(f"/api/v1/conversations/{conv_id}/messages", headers=ticket.headers(tenant),
                                  json={"text": "reply"})
     assert r.status_code == 201

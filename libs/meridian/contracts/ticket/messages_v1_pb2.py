@@ -25,19 +25,21 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18ticket/messages_v1.proto\x12\x12meridian.ticket.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"^\n\x0fMessageThreaded\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x10\n\x08inbox_id\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t\"\xa3\x02\n\x0eMessageCreated\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x10\n\x08inbox_id\x18\x03 \x01(\t\x12\x12\n\ncontact_id\x18\x04 \x01(\t\x12\x30\n\tdirection\x18\x05 \x01(\x0e\x32\x1d.meridian.ticket.v1.Direction\x12\x0c\n\x04text\x18\x06 \x01(\t\x12\x10\n\x08language\x18\x07 \x01(\t\x12\x0e\n\x06status\x18\x08 \x01(\t\x12\x17\n\x0fsender_agent_id\x18\t \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\n \x01(\t\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9e\x01\n\x0eMessageUpdated\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x10\n\x08language\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12.\n\nupdated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*U\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44IRECTION_INBOUND\x10\x01\x12\x16\n\x12\x44IRECTION_OUTBOUND\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18ticket/messages_v1.proto\x12\x12meridian.ticket.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"b\n\x0fMessageThreaded\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x10\n\x08inbox_id\x18\x03 \x01(\t\x12\x0c\n\x04text\x18\x04 \x01(\t:\x02\x18\x01\"\xa3\x02\n\x0eMessageCreated\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x10\n\x08inbox_id\x18\x03 \x01(\t\x12\x12\n\ncontact_id\x18\x04 \x01(\t\x12\x30\n\tdirection\x18\x05 \x01(\x0e\x32\x1d.meridian.ticket.v1.Direction\x12\x0c\n\x04text\x18\x06 \x01(\t\x12\x10\n\x08language\x18\x07 \x01(\t\x12\x0e\n\x06status\x18\x08 \x01(\t\x12\x17\n\x0fsender_agent_id\x18\t \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\n \x01(\t\x12.\n\ncreated_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9e\x01\n\x0eMessageUpdated\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x10\n\x08language\x18\x04 \x01(\t\x12\r\n\x05\x65rror\x18\x05 \x01(\t\x12.\n\nupdated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*U\n\tDirection\x12\x19\n\x15\x44IRECTION_UNSPECIFIED\x10\x00\x12\x15\n\x11\x44IRECTION_INBOUND\x10\x01\x12\x16\n\x12\x44IRECTION_OUTBOUND\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ticket.messages_v1_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DIRECTION']._serialized_start=632
-  _globals['_DIRECTION']._serialized_end=717
+  _globals['_MESSAGETHREADED']._loaded_options = None
+  _globals['_MESSAGETHREADED']._serialized_options = b'\030\001'
+  _globals['_DIRECTION']._serialized_start=636
+  _globals['_DIRECTION']._serialized_end=721
   _globals['_MESSAGETHREADED']._serialized_start=81
-  _globals['_MESSAGETHREADED']._serialized_end=175
-  _globals['_MESSAGECREATED']._serialized_start=178
-  _globals['_MESSAGECREATED']._serialized_end=469
-  _globals['_MESSAGEUPDATED']._serialized_start=472
-  _globals['_MESSAGEUPDATED']._serialized_end=630
+  _globals['_MESSAGETHREADED']._serialized_end=179
+  _globals['_MESSAGECREATED']._serialized_start=182
+  _globals['_MESSAGECREATED']._serialized_end=473
+  _globals['_MESSAGEUPDATED']._serialized_start=476
+  _globals['_MESSAGEUPDATED']._serialized_end=634
 # @@protoc_insertion_point(module_scope)

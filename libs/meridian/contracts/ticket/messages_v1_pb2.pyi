@@ -16,6 +16,11 @@ if sys.version_info >= (3, 11):
 else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
+if sys.version_info >= (3, 13):
+    from warnings import deprecated as _deprecated
+else:
+    from typing_extensions import deprecated as _deprecated
+
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class _Direction:
@@ -40,11 +45,13 @@ DIRECTION_OUTBOUND: Direction.ValueType  # 2
 """From an agent, a bot or outreach."""
 Global___Direction: _TypeAlias = Direction  # noqa: Y015
 
+@_deprecated("""This message has been marked as deprecated using proto message options.""")
 @_typing.final
 class MessageThreaded(_message.Message):
-    """MessageThreaded: an inbound message was stored in its conversation and awaits language
-    detection. Published by ticket on `ticket.messages.v1`; consumed by translation.
-    Partition key: conversation_id.
+    """MessageThreaded: an inbound message was stored in its conversation and awaited language
+    detection. No longer published: translation detects from ingest's MessageReceived while ticket
+    stores the message, and MessageCreated follows once both are done. Kept so that the schema
+    stays compatible (a consumer built against it still decodes the topic).
     """
 
     DESCRIPTOR: _descriptor.Descriptor
