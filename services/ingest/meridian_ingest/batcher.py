@@ -3,9 +3,9 @@
 Concurrent webhook requests each ``submit()`` an acceptance and wait. One flusher at a time takes up
 to ``batch_size`` pending acceptances and commits them in ONE statement (one round trip, no
 BEGIN/COMMIT): an ``INSERT … ON CONFLICT DO NOTHING RETURNING`` of the dedupe rows, and the
-``MessageReceived`` outbox rows of the keys that were new. Each waiter then learns "accepted" or "duplicate". Requests
-arriving during a commit form the next batch, so a lone request costs one commit and a crowd shares
-them. If a batch fails it is retried one acceptance at a time (one poison row cannot fail its
+``MessageReceived`` outbox rows of the keys that were new. Each waiter then learns "accepted" or
+"duplicate". Requests arriving during a commit form the next batch, so a lone request costs one
+commit and a crowd shares them. If a batch fails it is retried one acceptance at a time (one poison row cannot fail its
 neighbours); an acceptance that still fails gets ``IngestUnavailable`` (503): never a silent loss.
 """
 
