@@ -7,8 +7,12 @@
 - Topics are created on demand (``partitions``, ``replication_factor``) before the first publish
   or subscribe and remembered; the memory is dropped on errors, because a broker without storage
   (Tansu ``memory://``) forgets its topics when it restarts.
-- Consuming: one ``AIOKafkaConsumer`` per subscription, manual commits of exactly the handled
-  batch, redelivery (seek back) with backoff when the handler raises. Broker errors never end a
+- Consuming: one ``AIOKafkaConsumer`` per subscription, manual commits of handled batches only,
+  redelivery (seek back) with backoff when the handler raises. Handled offsets are committed at
+  most every ``COMMIT_INTERVAL`` while records keep coming, and at once when the consumer has
+  nothing to fetch, before its partitions move and when it stops: an offset commit per batch cost
+  a broker round trip per batch (most of them at moderate rates, when batches are small), and a
+  record handled but not committed yet is only delivered again, to idempotent consumers. Broker errors never end a
   consumer: it is rebuilt after a backoff until ``stop()``. An offset commit that does not finish
   within ``COMMIT_TIMEOUT`` also rebuilds it: aiokafka retries a commit to a topic the broker no
   longer knows (a restarted ``memory://`` Tansu) forever; the rebuilt consumer re-creates the
@@ -20,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,6 +47,7 @@ _FIRST_PAUSE = 0.05
 _MAX_PAUSE = 2.0
 _BROKER_ERRORS = (KafkaError, OSError, asyncio.TimeoutError)
 COMMIT_TIMEOUT = 15.0  # seconds
+COMMIT_INTERVAL = 0.2  # seconds between two offset commits of a consumer that keeps receiving records
 
 
 class CommitStuck(Exception):
@@ -322,8 +328,11 @@ class _Consumer(ConsumerRebalanceListener):
         self._subscription = subscription
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._idle = asyncio.Event()  # clear while a batch is being handled and committed
+        self._idle = asyncio.Event()  # clear while a batch is being handled
         self._idle.set()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._handled: dict[TopicPartition, int] = {}  # next offsets of handled records, not committed yet
+        self._committed_at = 0.0
 
     def start(self) -> None:
         s = self._subscription
@@ -344,13 +353,15 @@ class _Consumer(ConsumerRebalanceListener):
         with contextlib.suppress(asyncio.CancelledError):
             await task
 
-    # ConsumerRebalanceListener: let a running batch commit before its partitions move, so the
-    # new owner does not receive it again.
+    # ConsumerRebalanceListener: let a running batch finish and commit what was handled before the
+    # partitions move, so the new owner does not receive it again.
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         try:
             await asyncio.wait_for(self._idle.wait(), 30)
         except TimeoutError:
             log.warning("bus batch still running at rebalance", extra={"group": self._subscription.group})
+        if self._consumer is not None:
+            await self._commit_quietly(self._consumer)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         return None
@@ -363,6 +374,7 @@ class _Consumer(ConsumerRebalanceListener):
             try:
                 await self._bus.ensure_topics(s.topics)
                 consumer = AIOKafkaConsumer(**self._bus._consumer_options(s))
+                self._consumer, self._handled = consumer, {}
                 consumer.subscribe(list(s.topics), listener=self)
                 await consumer.start()
                 failures = 0
@@ -379,6 +391,8 @@ class _Consumer(ConsumerRebalanceListener):
                 )
             finally:
                 if consumer is not None:
+                    await self._commit_quietly(consumer)
+                    self._consumer = None
                     await self._bus._close_quietly(consumer.stop(), "consumer", limit=5)
             if not self._stopping:
                 await asyncio.sleep(_pause(failures))
@@ -387,8 +401,12 @@ class _Consumer(ConsumerRebalanceListener):
         s = self._subscription
         failures = 0
         while not self._stopping:
-            fetched = await consumer.getmany(timeout_ms=1000, max_records=s.max_batch)
-            if not fetched or self._stopping:
+            wait = 1.0 if not self._handled else self._committed_at + COMMIT_INTERVAL - time.monotonic()
+            fetched = await consumer.getmany(timeout_ms=max(1, int(wait * 1000)), max_records=s.max_batch)
+            if self._stopping:
+                continue
+            if not fetched:  # nothing to do: commit what was handled
+                await self._commit(consumer)
                 continue
             batch: list[ConsumerRecord] = [r for records in fetched.values() for r in records]
             self._idle.clear()
@@ -408,19 +426,37 @@ class _Consumer(ConsumerRebalanceListener):
                             consumer.seek(tp, records[0].offset)
                 else:
                     failures = 0
-                    offsets = {tp: records[-1].offset + 1 for tp, records in fetched.items()}
-                    try:
-                        await asyncio.wait_for(consumer.commit(offsets), COMMIT_TIMEOUT)
-                    except TimeoutError:
-                        raise CommitStuck(f"offset commit of {s.group} took over {COMMIT_TIMEOUT:.0f} s") from None
-                    except (KafkaError, IllegalStateError):
-                        # the group moved on (rebalance, broker restart): the new owner of these
-                        # partitions starts from the last commit, so the batch may come again
-                        log.warning("bus commit failed", exc_info=True, extra={"group": s.group})
+                    self._handled.update({tp: records[-1].offset + 1 for tp, records in fetched.items()})
             finally:
                 self._idle.set()
+            if time.monotonic() - self._committed_at >= COMMIT_INTERVAL:
+                await self._commit(consumer)
             if failures:
                 await asyncio.sleep(_pause(failures))
+
+    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
+        """Commit the handled offsets; one the group refuses (it moved on: a rebalance, a broker
+        restart) is dropped, as the partitions' new owner starts from the last commit anyway."""
+        offsets, self._handled = self._handled, {}
+        self._committed_at = time.monotonic()
+        if not offsets:
+            return
+        try:
+            await asyncio.wait_for(consumer.commit(offsets), COMMIT_TIMEOUT)
+        except TimeoutError:
+            raise CommitStuck(f"offset commit of {self._subscription.group} took over {COMMIT_TIMEOUT:.0f} s") from None
+        except (KafkaError, IllegalStateError):
+            log.warning("bus commit failed", exc_info=True, extra={"group": self._subscription.group})
+
+    async def _commit_quietly(self, consumer: AIOKafkaConsumer) -> None:
+        """``_commit`` where the consumer is going away or its partitions moving: bounded, and a
+        failure only means those records come again."""
+        try:
+            async with asyncio.timeout(5):
+                await self._commit(consumer)
+        except Exception:  # noqa: BLE001 - the consumer may be broken; redelivery covers it
+            log.warning("bus commit of handled offsets failed", exc_info=True,
+                        extra={"group": self._subscription.group})
 
 
 def _record(r: ConsumerRecord) -> Record:

@@ -100,3 +100,62 @@ async def test_a_refused_commit_is_dropped_and_consuming_goes_on():
     finally:
         consuming.cancel()
         await asyncio.gather(consuming, return_exceptions=True)
+
+
+async def test_handled_offsets_are_committed_at_most_every_interval_and_when_idle():
+    """Batches one after the other share commits; once nothing comes, the last one is committed."""
+    fake, handled = ScriptedConsumer(limit=60), []
+    runner = _runner(handled)
+    consuming = asyncio.create_task(runner._consume(fake))
+    try:
+        await wait_until(lambda: handled == list(range(60)) and fake.commits[-1:] == [{TopicPartition(TOPIC, 0): 60}],
+                         within=5, what="every record handled and committed")
+        assert len(fake.commits) < 10, fake.commits      # 60 batches of one record
+        assert [c[TopicPartition(TOPIC, 0)] for c in fake.commits] == sorted({c[TopicPartition(TOPIC, 0)]
+                                                                              for c in fake.commits})
+    finally:
+        consuming.cancel()
+        await asyncio.gather(consuming, return_exceptions=True)
+
+
+async def test_what_was_handled_is_committed_when_the_consumer_stops_or_its_partitions_move(monkeypatch):
+    class Fake(ScriptedConsumer):
+        def __init__(self, **options: object) -> None:
+            super().__init__(limit=3)
+            made.append(self)
+
+        def subscribe(self, topics: list, listener: object) -> None:
+            self.listener = listener
+
+        async def start(self) -> None:
+            return None
+
+        async def stop(self) -> None:
+            return None
+
+        async def getmany(self, timeout_ms: int, max_records: int) -> dict:
+            while self.next_offset >= self.limit:
+                await asyncio.sleep(0.01)       # nothing more yet: wait (for more, or the stop)
+            return await super().getmany(timeout_ms, max_records)
+
+    made: list[Fake] = []
+    monkeypatch.setattr(kafka, "AIOKafkaConsumer", Fake)
+    monkeypatch.setattr(kafka, "COMMIT_INTERVAL", 60.0)   # no commit while records come
+    handled: list[int] = []
+    runner = _runner(handled)
+    runner._bus.ensure_topics = _no_topics
+    runner.start()
+    await wait_until(lambda: handled == [0, 1, 2], within=5, what="three records")
+    [fake] = made
+    assert fake.commits == [{TopicPartition(TOPIC, 0): 1}]    # the first batch, then the interval holds
+    await fake.listener.on_partitions_revoked({TopicPartition(TOPIC, 0)})
+    assert fake.commits[-1] == {TopicPartition(TOPIC, 0): 3}
+    fake.limit = 5
+    fake.next_offset = 3
+    await wait_until(lambda: handled == [0, 1, 2, 3, 4], within=5, what="two more")
+    await runner.stop(grace=1)
+    assert fake.commits[-1] == {TopicPartition(TOPIC, 0): 5}
+
+
+async def _no_topics(topics) -> None:  # noqa: ANN001
+    return None
