@@ -38,7 +38,7 @@ async def embedded(tmp_path_factory):
     while not server.started:
         await asyncio.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}", runtime
     finally:
         server.should_exit = True
         await serving
@@ -46,5 +46,18 @@ async def embedded(tmp_path_factory):
 
 
 async def test_flow_end_to_end_embedded(embedded):
+    base_url, _ = embedded
     async with CallbackServer() as callback:
-        await run_flow(embedded, OPERATOR, callback)
+        await run_flow(base_url, OPERATOR, callback)
+
+
+async def test_the_embedded_server_analyzes_growing_tables_every_few_seconds(embedded):
+    """Its own PostgreSQL gets EMBEDDED_SERVER_SETTINGS (autovacuum every 5 s, not every minute)."""
+    import asyncpg
+
+    _, runtime = embedded
+    conn = await asyncpg.connect(runtime.platform.database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        assert await conn.fetchval("SHOW autovacuum_naptime") == "5s"
+    finally:
+        await conn.close()
