@@ -57,14 +57,12 @@ def forget_dead_users(pgdata: Path) -> None:
 EMBEDDED_SERVER_SETTINGS = {"autovacuum_naptime": "5s"}
 
 
-async def tune_embedded_postgres(uri: str) -> None:
-    """Apply ``EMBEDDED_SERVER_SETTINGS`` to the embedded server (kept in its data folder)."""
+async def tune_embedded_postgres(database_url: str) -> None:
+    """Apply ``EMBEDDED_SERVER_SETTINGS`` to the embedded server (kept in its data folder);
+    ``database_url`` is the platform's (``asyncpg_url``)."""
     import asyncpg
 
-    parsed = urlparse(uri)
-    conn = await asyncpg.connect(user=parsed.username or "postgres", database=parsed.path.lstrip("/") or "postgres",
-                                 host=parse_qs(parsed.query).get("host", [parsed.hostname or ""])[0],
-                                 port=parsed.port)
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
     try:
         for name, value in EMBEDDED_SERVER_SETTINGS.items():
             await conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
@@ -99,7 +97,7 @@ class EmbeddedPlatform:
         if not platform.database_url:
             self._pg = await asyncio.to_thread(start_embedded_postgres, platform.data_dir.resolve())
             platform = platform.model_copy(update={"database_url": asyncpg_url(self._pg.get_uri())})
-            await tune_embedded_postgres(self._pg.get_uri())
+            await tune_embedded_postgres(platform.database_url)
         self.platform = platform
         bus = MemoryBus(partitions=platform.kafka_partitions, retention=10_000)
         infra = Infra(platform=platform, bus=bus)

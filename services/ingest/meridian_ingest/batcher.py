@@ -5,8 +5,9 @@ to ``batch_size`` pending acceptances and commits them in ONE statement (one rou
 BEGIN/COMMIT): an ``INSERT … ON CONFLICT DO NOTHING RETURNING`` of the dedupe rows, and the
 ``MessageReceived`` outbox rows of the keys that were new. Each waiter then learns "accepted" or
 "duplicate". Requests arriving during a commit form the next batch, so a lone request costs one
-commit and a crowd shares them. If a batch fails it is retried one acceptance at a time (one poison row cannot fail its
-neighbours); an acceptance that still fails gets ``IngestUnavailable`` (503): never a silent loss.
+commit and a crowd shares them. If a batch fails it is retried one acceptance at a time (one
+poison row cannot fail its neighbours); an acceptance that still fails gets ``IngestUnavailable``
+(503): never a silent loss.
 """
 
 from __future__ import annotations

@@ -17,9 +17,9 @@ the half that comes second finds the first (``inbound_message``, ``inbound_detec
 
 A batch of MessageTranslated events whose messages are threaded sets their languages in one
 statement (``detect_languages``, run before the handlers); each handler then takes its message's
-result with ``detection``. Because that statement read the database once for the whole batch, the handlers
-also keep here what earlier events of the same transaction changed: the newest message of each
-conversation given a language so far, and the conversations whose language they changed.
+result with ``detection``. Because that statement read the database once for the whole batch, the
+handlers also keep here what earlier events of the same transaction changed: the newest message of
+each conversation given a language so far, and the conversations whose language they changed.
 """
 
 from __future__ import annotations

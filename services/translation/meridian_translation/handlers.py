@@ -49,8 +49,9 @@ async def on_message_received(message: ingest_messages_v1.MessageReceived, meta:
     def detected() -> None:
         uow.emit(contracts.inbound_detected(received, detection), key=meta.partition_key or received,
                  tenant_id=tenant_id)
-        log.debug("language detected", extra={"tenant_id": meta.tenant_id, "received_event_id": received,
-                                              "language": detection.language})
+        if log.isEnabledFor(logging.DEBUG):  # a line per message: its fields only built when wanted
+            log.debug("language detected", extra={"tenant_id": meta.tenant_id, "received_event_id": received,
+                                                  "language": detection.language})
 
     uow.add_detection(new, detected)   # a message detected before is not detected again
 

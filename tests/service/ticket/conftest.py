@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
+from types import SimpleNamespace
 
 import pytest
 from meridian.contracts.ingest import deliveries_v1_pb2 as deliveries_v1
@@ -63,7 +63,7 @@ async def stored_messages(svc, tenant=None) -> list:
         query = query.where(c.tenant_id == uuid.UUID(str(tenant)))
     async with svc.kit.engine.connect() as conn:
         rows = (await conn.execute(query.order_by(c.created_at, c.id))).all()
-    return [type("Stored", (), {k: str(v) if isinstance(v, uuid.UUID) else v for k, v in r._mapping.items()})
+    return [SimpleNamespace(**{k: str(v) if isinstance(v, uuid.UUID) else v for k, v in r._mapping.items()})
             for r in rows]
 
 
@@ -112,10 +112,3 @@ async def get_json(svc, tenant, path: str, **params):
     assert r.status_code == 200, r.text
     return r.json()
 
-
-async def wait_for(predicate, timeout: float = 5.0):  # noqa: ASYNC109
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        assert loop.time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
