@@ -81,9 +81,14 @@ class _RelayStatements:
     def __init__(self, table: Table) -> None:
         t = f'"{table.name}"'
         # the schema's relay lock, then the oldest unsent rows (FOR UPDATE SKIP LOCKED) claimed and
-        # marked sent in one round trip; no row when another process holds the lock
+        # marked sent in one round trip; no row when another process holds the lock.
+        # The round commits without waiting for its WAL to reach the disk (synchronous_commit off
+        # for this transaction only): a crash can lose only the whole round, whose rows are then
+        # unsent again and published once more, which idempotent consumers skip. The wait it saves
+        # (~1 ms here) delayed every relay round, so every bus hop.
         self.claim = (
-            "WITH relay_lock AS (SELECT pg_try_advisory_xact_lock($1::bigint) AS held) "
+            "WITH relay_lock AS (SELECT pg_try_advisory_xact_lock($1::bigint) AS held, "
+            "set_config('synchronous_commit', 'off', true) AS commit_mode) "
             f"UPDATE {t} AS o SET sent_at = now() WHERE o.seq IN ("
             f"SELECT d.seq FROM {t} AS d JOIN relay_lock ON relay_lock.held "
             "WHERE d.sent_at IS NULL ORDER BY d.seq LIMIT $2 FOR UPDATE OF d SKIP LOCKED) "

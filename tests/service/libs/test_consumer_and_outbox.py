@@ -223,3 +223,16 @@ async def test_relay_drains_full_batches_and_spends_no_empty_claim_after_a_parti
         finally:
             task.cancel()
             await bus.stop()
+
+
+async def test_a_relay_round_commits_without_waiting_for_the_disk_and_only_that_round():
+    """Losing a round in a crash only publishes its rows again, so the round need not wait for
+    its WAL flush; the setting must not outlive the round's transaction on the kept connection."""
+    async with scratch_schema("libs_test_relay_commit", metadata) as engine:
+        relay = OutboxRelay(engine, outbox, MemoryBus(), "libs_test_relay_commit")
+        async with engine.connect() as lease:
+            conn = (await lease.get_raw_connection()).driver_connection
+            async with conn.transaction():
+                await conn.fetch(relay._sql.claim, 1, 10)
+                assert await conn.fetchval("SHOW synchronous_commit") == "off"
+            assert await conn.fetchval("SHOW synchronous_commit") == "on"
