@@ -49,7 +49,7 @@ async def test_a_hanging_offset_commit_ends_the_consume_loop_so_the_consumer_is_
 
 
 def test_consumers_fetch_with_the_configured_wait():
-    """Tansu holds an empty fetch for the max wait, so it bounds each bus hop's latency."""
+    """Tansu holds an empty fetch for about half the max wait, so it bounds each bus hop's latency."""
     sub = Subscription(topics=["ticket.messages.v1"], group="g", handler=lambda records: None)
     assert KafkaBus("127.0.0.1:9", client_id="t")._consumer_options(sub)["fetch_max_wait_ms"] == 20
     assert KafkaBus("127.0.0.1:9", client_id="t", fetch_max_wait_ms=500)._consumer_options(sub)[
