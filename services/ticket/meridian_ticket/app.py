@@ -9,6 +9,7 @@ from meridian.service import ServiceKit
 
 from meridian_ticket.api import contacts, conversations, tickets
 from meridian_ticket.consumers import SUBSCRIPTIONS
+from meridian_ticket.language_deadline import LanguageDeadline
 from meridian_ticket.settings import TicketSettings
 from meridian_ticket.tables import outbox, processed_events
 from meridian_ticket.uow import TicketUow
@@ -25,4 +26,5 @@ def build(infra: Infra, settings: TicketSettings | None = None) -> ServiceParts:
     app.include_router(conversations.router, prefix="/api/v1")
     app.include_router(contacts.router, prefix="/api/v1")
     app.include_router(tickets.router, prefix="/api/v1")
-    return kit.parts(app, SUBSCRIPTIONS)
+    deadline = LanguageDeadline(kit.uow, wait=settings.language_wait, poll_interval=settings.language_poll_interval)
+    return kit.parts(app, SUBSCRIPTIONS, tasks=[deadline.run])

@@ -526,6 +526,19 @@ def _meet_sql(half: str, other: str, half_type: str) -> str:
 _MEET_MESSAGES = _meet_sql("message_id", "language", "uuid")
 _MEET_LANGUAGES = _meet_sql("language", "message_id", "text")
 _FORGET = "DELETE FROM inbound_languages WHERE received_event_id = ANY($1::uuid[])"
+# messages that waited past $1 for their language: their halves taken away (at most $2, oldest first;
+# a half another transaction is meeting is skipped) and each message given $3 instead
+_SETTLE_OVERDUE = (
+    "WITH overdue AS (SELECT received_event_id FROM inbound_languages "
+    "WHERE message_id IS NOT NULL AND language IS NULL AND created_at < $1 "
+    "ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED), "
+    "gone AS (DELETE FROM inbound_languages AS j USING overdue WHERE j.received_event_id = overdue.received_event_id "
+    "RETURNING j.tenant_id, j.message_id) "
+    "UPDATE messages AS m SET language = $3 FROM gone "
+    "WHERE m.tenant_id = gone.tenant_id AND m.id = gone.message_id AND m.language IS NULL "
+    "RETURNING m.*"
+)
+_PRUNE_LANGUAGES = "DELETE FROM inbound_languages WHERE message_id IS NULL AND created_at < $1"
 
 
 class InboundLanguageRepository:
@@ -536,7 +549,8 @@ class InboundLanguageRepository:
     half is there already. Both sides run one statement per batch; two transactions that bring the
     two halves at the same time meet on the primary key, the later one waiting for the earlier, so
     exactly one of them sees both halves. A row left with both (that race) is deleted at once.
-    A half whose other half never comes (its event was dead-lettered) stays.
+    A half whose other half never comes (its event was dead-lettered, or translation is down) is
+    settled by ``settle_overdue`` (a message) or ``prune_languages`` (a language).
     """
 
     def __init__(self, db: asyncpg.Connection) -> None:
@@ -549,6 +563,17 @@ class InboundLanguageRepository:
     async def detect(self, detected: Sequence[tuple[UUID, UUID, str]]) -> dict[UUID, UUID | None]:
         """(received_event_id, tenant_id, language) → the id of the message where it was threaded first."""
         return await self._meet(_MEET_LANGUAGES, detected)
+
+    async def settle_overdue(self, before: datetime, limit: int, language: str) -> list[Message]:
+        """Give ``language`` to at most ``limit`` messages that have waited for theirs since before
+        ``before``, oldest first, and forget their halves; returns those messages. A detection that
+        arrives later finds no message and keeps its half (``prune_languages``)."""
+        return [_message(row) for row in await self.db.fetch(_SETTLE_OVERDUE, before, limit, language)]
+
+    async def prune_languages(self, before: datetime) -> int:
+        """Forget the detected languages kept since before ``before`` whose message never came."""
+        status = await self.db.execute(_PRUNE_LANGUAGES, before)
+        return int(status.rsplit(" ", 1)[-1])
 
     async def _meet(self, sql: str, halves: Sequence[tuple[UUID, UUID, Any]]) -> dict[UUID, Any]:
         if not halves:

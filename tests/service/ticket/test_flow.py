@@ -350,3 +350,54 @@ async def test_unused_translation_fields_are_ignored(ticket):
     await ticket.drained()
     [mc] = created(ticket, tenant)
     assert (mc.language, mc.text) == ("de", "Hallo")
+
+
+async def test_a_message_whose_language_never_comes_is_announced_as_undetermined_after_the_wait(ticket):
+    """Translation down or its event dead-lettered: agents still see the message, once it has waited
+    ``language_wait``; a detection that comes later changes nothing and is forgotten in time."""
+    from datetime import timedelta
+
+    from meridian_ticket.language_deadline import LanguageDeadline
+
+    await ticket.reset()
+    tenant = uuid.uuid4()
+    conv_id, msg_id = await start(ticket, tenant)
+    received_id = await received_event_of(ticket, msg_id)
+    patient = LanguageDeadline(ticket.kit.uow, wait=60, poll_interval=1)
+    assert await patient.run_once() == 0 and created(ticket, tenant) == []   # not overdue yet
+    await asyncio.sleep(0.05)
+    deadline = LanguageDeadline(ticket.kit.uow, wait=0.01, poll_interval=1, retention=timedelta(seconds=0.01))
+    assert await deadline.run_once() == 1
+    await ticket.drained()
+    [mc] = created(ticket, tenant)
+    assert (mc.message_id, mc.conversation_id, mc.language) == (msg_id, conv_id, "und")
+    [m] = (await get_json(ticket, tenant, f"/api/v1/conversations/{conv_id}/messages"))["items"]
+    assert m["language"] == "und"
+    assert await waiting_languages(ticket) == 0
+    assert await deadline.run_once() == 0                                     # announced once
+    await ticket.publish(detected(received_id, "es"), key=received_id, tenant_id=tenant)
+    await ticket.drained()
+    assert [c.language for c in created(ticket, tenant)] == ["und"]           # too late: unchanged
+    assert await waiting_languages(ticket) == 1                               # kept for its retention
+    await asyncio.sleep(0.05)
+    assert await deadline.run_once() == 0
+    assert await waiting_languages(ticket) == 0                               # then forgotten
+
+
+async def test_the_deadline_skips_a_message_whose_language_is_arriving_meanwhile(ticket):
+    """A detection being applied in another transaction holds the message's row: the deadline leaves
+    that message to it instead of announcing it a second time."""
+    from meridian_ticket.language_deadline import LanguageDeadline
+
+    await ticket.reset()
+    tenant = uuid.uuid4()
+    _, msg_id = await start(ticket, tenant)
+    received_id = uuid.UUID(await received_event_of(ticket, msg_id))
+    await asyncio.sleep(0.05)
+    deadline = LanguageDeadline(ticket.kit.uow, wait=0.01, poll_interval=1)
+    async with ticket.kit.uow() as applying:
+        assert await applying.inbound_languages.detect([(received_id, tenant, "es")]) == {
+            received_id: uuid.UUID(msg_id)}
+        assert await asyncio.wait_for(deadline.run_once(), 5) == 0           # skipped, not waited for
+        await applying.commit()
+    assert await deadline.run_once() == 0 and await waiting_languages(ticket) == 0
