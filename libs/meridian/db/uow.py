@@ -176,7 +176,7 @@ class SqlUnitOfWork:
     def outbox_rows(self) -> list[OutboxRow]:
         """The queued events as outbox rows, in the order they were emitted."""
         return [
-            OutboxRow(meta.id, topic, meta.partition_key or None, meta.type, _headers(meta),
+            OutboxRow(meta.id, topic, meta.partition_key or None, meta.type, header_map(meta),
                       encode_value(message, meta.content_type))
             for topic, message, meta in self._pending
         ]
@@ -225,13 +225,6 @@ class SqlUnitOfWork:
 
     async def savepoint(self):  # noqa: ANN201 - returns SQLAlchemy's nested transaction
         return await self.conn.begin_nested()
-
-
-def _headers(meta: EventMeta) -> dict[str, str]:
-    headers = header_map(meta)
-    if meta.extra:
-        headers.update(meta.extra)
-    return headers
 
 
 @functools.cache

@@ -109,7 +109,8 @@ def new_meta(message: Message, *, tenant_id: str, source: str, key: str, data_re
 
 
 def header_map(meta: EventMeta) -> dict[str, str]:
-    """The CloudEvents headers of ``meta`` as text (``to_headers`` encodes them for a record)."""
+    """The CloudEvents headers of ``meta`` as text, then its extra headers (e.g. ``x-dlq-reason``);
+    ``to_headers`` encodes them for a record, the outbox stores them as they are."""
     headers = {
         "ce_specversion": "1.0",
         "ce_id": str(meta.id),
@@ -126,6 +127,8 @@ def header_map(meta: EventMeta) -> dict[str, str]:
     }
     if meta.traceparent:
         headers["traceparent"] = meta.traceparent
+    if meta.extra:
+        headers.update(meta.extra)
     return headers
 
 

@@ -20,6 +20,7 @@ from sqlalchemy import Column, MetaData, Table, Text, func, insert, select
 from sqlalchemy.dialects.postgresql import UUID
 
 from tests.support.service import scratch_schema
+from tests.support.waiting import wait_until
 
 SCHEMA = "libs_test"
 metadata: MetaData = service_metadata()
@@ -58,14 +59,6 @@ async def env():
 
 def threaded(i: int, conversation: str = "c1") -> messages_v1.MessageThreaded:
     return messages_v1.MessageThreaded(message_id=f"m{i}", conversation_id=conversation, inbox_id="i", text=f"t{i}")
-
-
-async def wait_until(predicate, timeout: float = 10):  # noqa: ANN001
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await predicate():
-        assert loop.time() < deadline, "condition not met"
-        await asyncio.sleep(0.02)
 
 
 async def test_outbox_rows_are_published_in_order_and_survive_an_outage(env):

@@ -162,3 +162,10 @@ def test_a_caused_event_carries_its_own_schema_version():
     assert cause.schema_version == 1
     assert cause.caused("meridian.ticket.v2.MessageCreated", "ticket", "c1").schema_version == 2
     assert cause.caused("meridian.ticket.v1.MessageCreated", "ticket", "c1").schema_version == 1
+
+
+def test_extra_headers_travel_on_the_record_as_through_the_outbox():
+    meta = new_meta(_message(), tenant_id="t1", source="ticket", key="c1", extra={"x-dlq-reason": "boom"})
+    record = to_record("ticket.messages.v1", _message(), meta)
+    assert record.header("x-dlq-reason") == b"boom"
+    assert record.header("ce_id") == str(meta.id).encode()
