@@ -20,6 +20,8 @@ from tests.support.stack import create_database, database_url, drop_database, ru
 pytestmark = pytest.mark.integration
 
 OPERATOR = "operator-it-token"
+# ticket announces a message without its language after this wait (test_a_frozen_translation_...)
+LANGUAGE_DEADLINE = {"MERIDIAN_TICKET_LANGUAGE_WAIT": "10", "MERIDIAN_TICKET_LANGUAGE_POLL_INTERVAL": "0.5"}
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +31,7 @@ async def stack():
     name = await create_database()
     try:
         with running_stack(bootstrap=broker.bootstrap, db_url=database_url(name), operator_token=OPERATOR,
-                           gateways=2) as running:
+                           gateways=2, extra_env=LANGUAGE_DEADLINE) as running:
             running.broker = broker
             yield running
     finally:
@@ -118,3 +120,31 @@ async def test_broker_outage_loses_no_accepted_message(stack):
 
 async def _equals(fn, expected: int) -> bool:  # noqa: ANN001
     return await fn() == expected
+
+
+async def test_a_frozen_translation_service_delays_a_message_but_does_not_hide_it(stack):
+    """With translation stopped (SIGSTOP), an accepted message reaches the agent anyway once it has
+    waited MERIDIAN_TICKET_LANGUAGE_WAIT, with the undetermined language."""
+    url = stack.gateway_urls[0]
+    async with httpx.AsyncClient(base_url=url, timeout=30) as api:
+        key = await create_tenant(api, OPERATOR, "No translation")
+        auth = {"Authorization": f"Bearer {key}"}
+        inbox = (await api.post("/api/v1/inboxes", headers=auth, json={
+            "name": "api", "channel": "api", "settings": {"callback_url": "http://127.0.0.1:9/unused"}})).json()
+        ws = WsClient(await websockets.connect(f"{url.replace('http', 'ws')}/api/v1/ws?token={key}"))
+        translation = stack.procs["translation"]
+        translation.send_signal(signal.SIGSTOP)
+        try:
+            text = f"Hola, ¿dónde está mi pedido {uuid.uuid4().hex[:6]}?"
+            body = json.dumps({"id": f"frozen-{uuid.uuid4()}", "sender": {"id": "c-frozen"}, "text": text}).encode()
+            r = await api.post(f"/webhooks/api/{inbox['id']}", content=body,
+                               headers={"X-Meridian-Signature": sign(inbox["secret"], body)})
+            assert r.status_code == 202, r.text
+            created = (await ws.wait_for("message.created", lambda d: d["text"] == text, timeout=40))["data"]
+            assert created["language"] == "und"
+            messages = (await api.get(f"/api/v1/conversations/{created['conversation_id']}/messages",
+                                      headers=auth)).json()["items"]
+            assert [(m["text"], m["language"]) for m in messages] == [(text, "und")]
+        finally:
+            translation.send_signal(signal.SIGCONT)
+            await ws.close()
