@@ -54,7 +54,7 @@ class LanguageDeadline:
         async with self._uow_factory() as uow:
             now = uow.clock.now()
             settled = await uow.inbound_languages.settle_overdue(now - self._wait, BATCH, UNDETERMINED_LANGUAGE)
-            for message in settled:
+            for message in sorted(settled, key=lambda m: (m.created_at, m.id)):  # a conversation's in order
                 uow.emit(contracts.message_created(message), key=str(message.conversation_id),
                          tenant_id=message.tenant_id)
             pruned = await uow.inbound_languages.prune_languages(now - self._retention)

@@ -360,24 +360,25 @@ async def test_a_message_whose_language_never_comes_is_announced_as_undetermined
     from meridian_ticket.language_deadline import LanguageDeadline
 
     await ticket.reset()
-    tenant = uuid.uuid4()
-    conv_id, msg_id = await start(ticket, tenant)
+    tenant, inbox = uuid.uuid4(), uuid.uuid4()
+    conv_id, msg_id = await start(ticket, tenant, inbox=inbox)
     received_id = await received_event_of(ticket, msg_id)
+    _, later_id = await start(ticket, tenant, inbox=inbox, text="¿Hola?")   # same conversation
     patient = LanguageDeadline(ticket.kit.uow, wait=60, poll_interval=1)
     assert await patient.run_once() == 0 and created(ticket, tenant) == []   # not overdue yet
     await asyncio.sleep(0.05)
     deadline = LanguageDeadline(ticket.kit.uow, wait=0.01, poll_interval=1, retention=timedelta(seconds=0.01))
-    assert await deadline.run_once() == 1
+    assert await deadline.run_once() == 2
     await ticket.drained()
-    [mc] = created(ticket, tenant)
-    assert (mc.message_id, mc.conversation_id, mc.language) == (msg_id, conv_id, "und")
-    [m] = (await get_json(ticket, tenant, f"/api/v1/conversations/{conv_id}/messages"))["items"]
-    assert m["language"] == "und"
+    assert [(mc.message_id, mc.conversation_id, mc.language) for mc in created(ticket, tenant)] == [
+        (msg_id, conv_id, "und"), (later_id, conv_id, "und")]                # in the conversation's order
+    items = (await get_json(ticket, tenant, f"/api/v1/conversations/{conv_id}/messages"))["items"]
+    assert [m["language"] for m in items] == ["und", "und"]
     assert await waiting_languages(ticket) == 0
     assert await deadline.run_once() == 0                                     # announced once
     await ticket.publish(detected(received_id, "es"), key=received_id, tenant_id=tenant)
     await ticket.drained()
-    assert [c.language for c in created(ticket, tenant)] == ["und"]           # too late: unchanged
+    assert [c.language for c in created(ticket, tenant)] == ["und", "und"]    # too late: unchanged
     assert await waiting_languages(ticket) == 1                               # kept for its retention
     await asyncio.sleep(0.05)
     assert await deadline.run_once() == 0
