@@ -39,6 +39,16 @@ async def stack():
         await drop_database(name)
 
 
+async def tenant_with_inbox(api: httpx.AsyncClient, name: str) -> tuple[str, dict[str, str], dict]:
+    """A new tenant's admin key, its auth header and an `api` inbox whose replies go nowhere."""
+    key = await create_tenant(api, OPERATOR, name)
+    auth = {"Authorization": f"Bearer {key}"}
+    r = await api.post("/api/v1/inboxes", headers=auth, json={
+        "name": "api", "channel": "api", "settings": {"callback_url": "http://127.0.0.1:9/unused"}})
+    assert r.status_code == 201, r.text
+    return key, auth, r.json()
+
+
 @pytest.fixture(autouse=True)
 def _process_logs(stack):
     yield
@@ -53,11 +63,7 @@ async def test_flow_end_to_end_distributed(stack):
 async def test_both_gateways_push_every_event_of_the_tenant(stack):
     first, second = stack.gateway_urls
     async with httpx.AsyncClient(base_url=first, timeout=30) as api:
-        key = await create_tenant(api, OPERATOR, "Two gateways")
-        auth = {"Authorization": f"Bearer {key}"}
-        r = await api.post("/api/v1/inboxes", headers=auth, json={
-            "name": "api", "channel": "api", "settings": {"callback_url": "http://127.0.0.1:9/unused"}})
-        inbox = r.json()
+        key, _, inbox = await tenant_with_inbox(api, "Two gateways")
         sockets = [WsClient(await websockets.connect(f"{u.replace('http', 'ws')}/api/v1/ws?token={key}"))
                    for u in (first, second)]
         try:
@@ -81,10 +87,7 @@ async def test_broker_outage_loses_no_accepted_message(stack):
     across a restart, which a production Kafka does not do."""
     url = stack.gateway_urls[0]
     async with httpx.AsyncClient(base_url=url, timeout=30) as api:
-        key = await create_tenant(api, OPERATOR, "Outage")
-        auth = {"Authorization": f"Bearer {key}"}
-        inbox = (await api.post("/api/v1/inboxes", headers=auth, json={
-            "name": "api", "channel": "api", "settings": {"callback_url": "http://127.0.0.1:9/unused"}})).json()
+        _, auth, inbox = await tenant_with_inbox(api, "Outage")
 
         async def send(i: int) -> None:
             body = json.dumps({"id": f"outage-{i}", "sender": {"id": f"cust-{i}"}, "text": f"Order {i} status?"}
@@ -127,10 +130,7 @@ async def test_a_frozen_translation_service_delays_a_message_but_does_not_hide_i
     waited MERIDIAN_TICKET_LANGUAGE_WAIT, with the undetermined language."""
     url = stack.gateway_urls[0]
     async with httpx.AsyncClient(base_url=url, timeout=30) as api:
-        key = await create_tenant(api, OPERATOR, "No translation")
-        auth = {"Authorization": f"Bearer {key}"}
-        inbox = (await api.post("/api/v1/inboxes", headers=auth, json={
-            "name": "api", "channel": "api", "settings": {"callback_url": "http://127.0.0.1:9/unused"}})).json()
+        key, auth, inbox = await tenant_with_inbox(api, "No translation")
         ws = WsClient(await websockets.connect(f"{url.replace('http', 'ws')}/api/v1/ws?token={key}"))
         translation = stack.procs["translation"]
         translation.send_signal(signal.SIGSTOP)
