@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 import pytest
 import uvicorn
+from meridian.db.engine import driver_url
 from meridian.runtime.embedded import EmbeddedPlatform
 from meridian.settings import PlatformSettings
 
@@ -92,8 +93,7 @@ async def _inbound_messages(base: str, key: str, inbox: str) -> int:
 
 
 async def _database(running: Running) -> asyncpg.Connection:
-    url = running.runtime.platform.database_url.replace("postgresql+asyncpg://", "postgresql://")
-    return await asyncpg.connect(url)
+    return await asyncpg.connect(driver_url(running.runtime.platform.database_url))
 
 
 @pytest.mark.parametrize("drain", [True, False], ids=["clean stop", "crash"])

@@ -20,6 +20,11 @@ def async_url(url: str) -> str:
     return url
 
 
+def driver_url(url: str) -> str:
+    """The DSN asyncpg itself takes for a service URL (``async_url``'s inverse)."""
+    return async_url(url).replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
 def make_engine(url: str, schema: str, *, pool_size: int = 5, max_overflow: int = 10) -> AsyncEngine:
     """No ping before each checkout (``pool_pre_ping`` costs a transaction, i.e. three round trips,
     per unit of work): a connection the server dropped fails its first use, SQLAlchemy then discards

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlparse
 import psutil
 
 from meridian.bus.memory import MemoryBus
+from meridian.db.engine import driver_url
 from meridian.db.outbox import OutboxRelay
 from meridian.runtime.banner import announce
 from meridian.runtime.checkpoint import BusCheckpoint
@@ -62,7 +63,7 @@ async def tune_embedded_postgres(database_url: str) -> None:
     ``database_url`` is the platform's (``asyncpg_url``)."""
     import asyncpg
 
-    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    conn = await asyncpg.connect(driver_url(database_url))
     try:
         for name, value in EMBEDDED_SERVER_SETTINGS.items():
             await conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
