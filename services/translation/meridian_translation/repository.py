@@ -12,7 +12,6 @@ from meridian.db.bulk import bind_arrays, unnest_rows
 from meridian.db.driver import DriverStatement
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meridian_translation.tables import detections
 
@@ -34,9 +33,8 @@ class NewDetection:
 
 
 class DetectionRepository:
-    def __init__(self, conn: AsyncConnection, db: asyncpg.Connection) -> None:
-        self.conn = conn
-        self.db = db  # the driver connection beneath conn: the batch insert runs there
+    def __init__(self, db: asyncpg.Connection) -> None:
+        self.db = db  # the driver connection beneath the unit of work's: the batch insert runs there
 
     async def add_many(self, new: Sequence[NewDetection]) -> set[UUID]:
         """Insert detections in one statement; returns the ids stored. A message detected before

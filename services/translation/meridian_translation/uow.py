@@ -17,7 +17,7 @@ class TranslationUow(SqlUnitOfWork):
     detections: DetectionRepository
 
     def bind(self, conn: AsyncConnection) -> None:
-        self.detections = DetectionRepository(conn, self.db)
+        self.detections = DetectionRepository(self.db)
         self.detected_ahead: dict[str, Detection] = {}
 
     def add_detection(self, detection: NewDetection, on_stored: Callable[[], None]) -> None:
