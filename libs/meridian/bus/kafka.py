@@ -13,10 +13,10 @@
   nothing to fetch, before its partitions move and when it stops: an offset commit per batch cost
   a broker round trip per batch (most of them at moderate rates, when batches are small), and a
   record handled but not committed yet is only delivered again, to idempotent consumers. Broker
-  errors never end a consumer: it is rebuilt after a backoff until ``stop()``. An offset commit that does not finish
-  within ``COMMIT_TIMEOUT`` also rebuilds it: aiokafka retries a commit to a topic the broker no
-  longer knows (a restarted ``memory://`` Tansu) forever; the rebuilt consumer re-creates the
-  topics, and the uncommitted batch comes again to idempotent consumers.
+  errors never end a consumer: it is rebuilt after a backoff until ``stop()``. An offset commit
+  that does not finish within ``COMMIT_TIMEOUT`` also rebuilds it: aiokafka retries a commit to a
+  topic the broker no longer knows (a restarted ``memory://`` Tansu) forever; the rebuilt consumer
+  re-creates the topics, and the uncommitted batch comes again to idempotent consumers.
 """
 
 from __future__ import annotations

@@ -193,7 +193,7 @@ class SqlUnitOfWork:
         as arrays (SQLAlchemy's executemany of the same rows cost several times the CPU)."""
         if not self._pending:
             return
-        await self.db.execute(_outbox_insert_sql(self._outbox.name), *self.outbox_arrays())
+        await self.db.execute(outbox_insert_sql(self._outbox.name), *self.outbox_arrays())
         self._pending = []
 
     async def run_alone(self, statement: Callable[[str], str], *args: Any) -> list[asyncpg.Record]:
@@ -233,7 +233,8 @@ def _claim_many_sql(table: str) -> str:
             "ON CONFLICT DO NOTHING RETURNING event_id")
 
 
-def outbox_insert_sql(table: str, first: int, *, join: str = "") -> str:
+@functools.cache
+def outbox_insert_sql(table: str, first: int = 1, *, join: str = "") -> str:
     """``INSERT`` of outbox rows given as six arrays from parameter ``$first`` on (see
     ``SqlUnitOfWork.outbox_arrays``), in array order (their ``seq`` order). ``join`` may add a
     ``JOIN … ON …`` to keep only some rows; the rows' ordinality is ``u.n``."""
@@ -242,8 +243,3 @@ def outbox_insert_sql(table: str, first: int, *, join: str = "") -> str:
             f"SELECT u.i, u.t, u.k, u.ty, u.h::jsonb, u.p FROM unnest({a}::uuid[], {b}::text[], {c}::text[], "
             f"{d}::text[], {e}::text[], {f}::bytea[]) WITH ORDINALITY AS u(i, t, k, ty, h, p, n) {join} "
             "ORDER BY u.n")
-
-
-@functools.cache
-def _outbox_insert_sql(table: str) -> str:
-    return outbox_insert_sql(table, 1)

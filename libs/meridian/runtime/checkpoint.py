@@ -11,8 +11,8 @@ most every ``INTERVAL`` seconds, and after the final drain of a clean stop; not 
 published since the moment the last one names (an idle platform leaves the file alone). It lies
 ``MARGIN`` before that moment: a relay publishes the rows it claimed within the same transaction,
 milliseconds after their ``sent_at``, so whatever was sent before the margin had reached the bus,
-and the bus had no record left unconsumed. It is a file beside the embedded database's data. Without one (a
-first start, or a lost file) everything still retained in the outboxes is sent again.
+and the bus had no record left unconsumed. It is a file beside the embedded database's data.
+Without one (a first start, or a lost file) everything still retained in the outboxes is sent again.
 """
 
 from __future__ import annotations

@@ -498,7 +498,6 @@ class MessageRepository:
         return [_message(r) for r in rows]
 
 
-
 # ----------------------------------------------------------------------------- inbound languages
 
 
