@@ -127,13 +127,15 @@ async def _equals(fn, expected: int) -> bool:  # noqa: ANN001
 
 async def test_a_frozen_translation_service_delays_a_message_but_does_not_hide_it(stack):
     """With translation stopped (SIGSTOP), an accepted message reaches the agent anyway once it has
-    waited MERIDIAN_TICKET_LANGUAGE_WAIT, with the undetermined language."""
+    waited MERIDIAN_TICKET_LANGUAGE_WAIT, with the undetermined language; once translation is back
+    (SIGCONT), its late detection corrects the message (message.updated)."""
     url = stack.gateway_urls[0]
     async with httpx.AsyncClient(base_url=url, timeout=30) as api:
         key, auth, inbox = await tenant_with_inbox(api, "No translation")
         ws = WsClient(await websockets.connect(f"{url.replace('http', 'ws')}/api/v1/ws?token={key}"))
         translation = stack.procs["translation"]
         translation.send_signal(signal.SIGSTOP)
+        frozen = True
         try:
             text = f"Hola, ¿dónde está mi pedido {uuid.uuid4().hex[:6]}?"
             body = json.dumps({"id": f"frozen-{uuid.uuid4()}", "sender": {"id": "c-frozen"}, "text": text}).encode()
@@ -142,9 +144,17 @@ async def test_a_frozen_translation_service_delays_a_message_but_does_not_hide_i
             assert r.status_code == 202, r.text
             created = (await ws.wait_for("message.created", lambda d: d["text"] == text, timeout=40))["data"]
             assert created["language"] == "und"
-            messages = (await api.get(f"/api/v1/conversations/{created['conversation_id']}/messages",
-                                      headers=auth)).json()["items"]
+            path = f"/api/v1/conversations/{created['conversation_id']}/messages"
+            messages = (await api.get(path, headers=auth)).json()["items"]
             assert [(m["text"], m["language"]) for m in messages] == [(text, "und")]
-        finally:
+
             translation.send_signal(signal.SIGCONT)
+            frozen = False
+            updated = (await ws.wait_for("message.updated", lambda d: d["id"] == created["id"], timeout=40))["data"]
+            assert (updated["conversation_id"], updated["language"]) == (created["conversation_id"], "es")
+            messages = (await api.get(path, headers=auth)).json()["items"]
+            assert [(m["text"], m["language"]) for m in messages] == [(text, "es")]
+        finally:
+            if frozen:
+                translation.send_signal(signal.SIGCONT)
             await ws.close()

@@ -212,22 +212,28 @@ def _detected_language(message: translation_v1.MessageTranslated) -> str:
 async def on_message_translated(message: translation_v1.MessageTranslated, meta: EventMeta, uow: TicketUow) -> None:
     """The language of an inbound message, detected from its MessageReceived. When the message is
     threaded already: set its language (once), follow the customer's latest language on the
-    conversation (→ ConversationUpdated ["language"]), then MessageCreated, the event agents see.
-    Otherwise the language waits for the message (``on_message_received`` applies it)."""
+    conversation (→ ConversationUpdated ["language"]), then MessageCreated, the event agents see; or,
+    when the message was announced already as undetermined because its language came too late,
+    MessageUpdated with the language. Otherwise the language waits for the message
+    (``on_message_received`` applies it)."""
     tenant_id = _event_uuid(meta.tenant_id, "ce_tenant")
     received_event_id = _event_uuid(message.received_event_id, "received_event_id")
     language = _detected_language(message)
-    message_id = await uow.inbound_detected(received_event_id, tenant_id, language)
-    if message_id is None:
+    threaded = await uow.inbound_detected(received_event_id, tenant_id, language)
+    if threaded is None:
         log.debug("language kept for a message not threaded yet", extra={"received_event_id": str(received_event_id)})
         return
-    found = await uow.detection(tenant_id, message_id, language)
+    found = await uow.detection(tenant_id, threaded, language)
     if found is None:   # a duplicate that was never stored, or a message given its language before
-        log.info("language not applied", extra={"message_id": str(message_id), "event_id": str(meta.id)})
+        log.info("language not applied", extra={"message_id": str(threaded.message_id), "event_id": str(meta.id)})
         return
     stored = found.message
     await _follow_customer_language(uow, found.conversation, language, latest=uow.is_latest_detected(found))
-    uow.emit(contracts.message_created(stored), key=str(stored.conversation_id), tenant_id=tenant_id)
+    if found.corrected:
+        uow.emit(contracts.message_updated(stored, uow.clock.now()), key=str(stored.conversation_id),
+                 tenant_id=tenant_id)
+    else:
+        uow.emit(contracts.message_created(stored), key=str(stored.conversation_id), tenant_id=tenant_id)
 
 
 # ============================================================================ step 6: AssignmentDecided

@@ -5,8 +5,10 @@ message and the language translation detected from the same ``MessageReceived``
 (``InboundLanguageRepository``). If translation is down, or dead-lettered that event, the message
 would wait forever. This task looks every ``language_poll_interval`` seconds for messages that have
 waited longer than ``language_wait``, gives them the undetermined language (``und``) and announces
-them; a detection that arrives later is kept a day, then forgotten, like any language whose message
-never came (ticket dead-lettered its ``MessageReceived``).
+them. A detection that arrives later still finds such a message and corrects it (``MessageUpdated``
+with the language; ``handlers.on_message_translated``). Halves whose other half never comes are
+forgotten after a day: a settled message's, and a language whose message never came (ticket
+dead-lettered its ``MessageReceived``).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from meridian_ticket.domain.model import UNDETERMINED_LANGUAGE
 log = logging.getLogger("meridian.ticket.language_deadline")
 
 BATCH = 500
-LANGUAGE_RETENTION = timedelta(days=1)  # a detected language whose message never came is kept this long
+LANGUAGE_RETENTION = timedelta(days=1)  # how long a half waits for its other half, then is forgotten
 
 
 class LanguageDeadline:
@@ -49,19 +51,19 @@ class LanguageDeadline:
                 log.warning("language deadline round failed", extra={"error": repr(exc), "failures": self._failures})
 
     async def run_once(self) -> int:
-        """Announce up to ``BATCH`` overdue messages and forget expired languages, in one
-        transaction; returns how many messages were announced."""
+        """Announce up to ``BATCH`` overdue messages and forget expired halves, in one transaction;
+        returns how many messages were announced."""
         async with self._uow_factory() as uow:
             now = uow.clock.now()
             settled = await uow.inbound_languages.settle_overdue(now - self._wait, BATCH, UNDETERMINED_LANGUAGE)
             for message in sorted(settled, key=lambda m: (m.created_at, m.id)):  # a conversation's in order
                 uow.emit(contracts.message_created(message), key=str(message.conversation_id),
                          tenant_id=message.tenant_id)
-            pruned = await uow.inbound_languages.prune_languages(now - self._retention)
+            pruned = await uow.inbound_languages.prune_halves(now - self._retention)
             await uow.commit()
         if settled:
             log.warning("inbound messages announced without a detected language",
                         extra={"count": len(settled), "waited_seconds": self._wait.total_seconds()})
         if pruned:
-            log.info("detected languages whose message never came forgotten", extra={"count": pruned})
+            log.info("halves whose other half never came forgotten", extra={"count": pruned})
         return len(settled)

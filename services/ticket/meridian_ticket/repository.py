@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import asyncpg
 from meridian.db.bulk import bind_arrays, unnest_rows
 from meridian.db.driver import DriverStatement
 from sqlalchemy import (
+    Boolean,
     DateTime,
     Integer,
     Text,
@@ -30,6 +31,7 @@ from sqlalchemy import (
     literal,
     literal_column,
     null,
+    or_,
     select,
     true,
     tuple_,
@@ -41,6 +43,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from meridian_ticket.domain.model import (
+    UNDETERMINED_LANGUAGE,
     Contact,
     Conversation,
     ConversationStatus,
@@ -401,28 +404,34 @@ class TicketRepository:
 
 @dataclass(frozen=True, slots=True)
 class Detection:
-    """A message whose language was just set, its conversation, and whether another inbound message
-    of the conversation, newer than it, already had a known language."""
+    """A message whose language was just set, its conversation, whether another inbound message of
+    the conversation, newer than it, already had a known language (not ``und``), and whether this
+    corrected a message announced before as undetermined."""
 
     message: Message
     conversation: Conversation
     newer_known: bool
+    corrected: bool = False
 
 
 _detections = unnest_rows("detections", ("tenant_id", PG_UUID(as_uuid=True)), ("id", PG_UUID(as_uuid=True)),
-                          ("language", Text))
+                          ("language", Text), ("announced", Boolean))
 _detected = update(messages).where(
     messages.c.tenant_id == _detections.c.tenant_id, messages.c.id == _detections.c.id,
-    messages.c.direction == Direction.INBOUND.value, messages.c.language.is_(None),
-).values(language=_detections.c.language).returning(*messages.c).cte("detected")
+    messages.c.direction == Direction.INBOUND.value,
+    or_(messages.c.language.is_(None),
+        # announced as undetermined when its language was late: a real detection corrects it
+        and_(_detections.c.announced, messages.c.language == UNDETERMINED_LANGUAGE,
+             _detections.c.language != UNDETERMINED_LANGUAGE)),
+).values(language=_detections.c.language).returning(*messages.c, _detections.c.announced).cte("detected")
 _other = messages.alias("other")
 _newer_known = exists().where(
     _other.c.conversation_id == _detected.c.conversation_id, _other.c.direction == Direction.INBOUND.value,
-    _other.c.language.is_not(None),
+    _other.c.language.is_not(None), _other.c.language != UNDETERMINED_LANGUAGE,
     tuple_(_other.c.created_at, _other.c.id) > tuple_(_detected.c.created_at, _detected.c.id))
 _SET_DETECTED_LANGUAGES = DriverStatement(select(
-    *[col.label("m_" + col.name) for col in _detected.c], *_prefixed(conversations, "c_"),
-    _newer_known.label("newer_known"),
+    *[_detected.c[col.name].label("m_" + col.name) for col in messages.c], *_prefixed(conversations, "c_"),
+    _newer_known.label("newer_known"), _detected.c.announced.label("corrected"),
 ).select_from(_detected.join(conversations, conversations.c.id == _detected.c.conversation_id)))
 
 
@@ -465,18 +474,20 @@ class MessageRepository:
             messages.c.tenant_id == tenant_id, messages.c.id == message_id))).first()
         return _message(row) if row else None
 
-    async def set_detected_languages(self, detections: Sequence[tuple[UUID, UUID, str]]
+    async def set_detected_languages(self, detections: Sequence[tuple[UUID, UUID, str, bool]]
                                      ) -> dict[tuple[UUID, UUID], Detection]:
-        """Set the language of each (tenant_id, message_id, language) inbound message that has none,
-        in one statement; returns what was set, by (tenant_id, message_id). A message that is
+        """Set the language of each (tenant_id, message_id, language, announced) inbound message that
+        has none, or that was announced as undetermined (``announced``) and is now given a determined
+        one, in one statement; returns what was set, by (tenant_id, message_id). A message that is
         unknown, outbound or already had its language is left out. Each id must appear once."""
         if not detections:
             return {}
-        tenants, ids, languages = zip(*detections, strict=True)
+        tenants, ids, languages, announced = zip(*detections, strict=True)
         rows = await _SET_DETECTED_LANGUAGES.fetch(self.db, bind_arrays(
-            "detections", tenant_id=list(tenants), id=list(ids), language=list(languages)))
+            "detections", tenant_id=list(tenants), id=list(ids), language=list(languages), announced=list(announced)))
         return {(row["m_tenant_id"], row["m_id"]): Detection(_message(row, "m_"), _conversation(row, "c_"),
-                                                             newer_known=bool(row["newer_known"])) for row in rows}
+                                                             newer_known=bool(row["newer_known"]),
+                                                             corrected=bool(row["corrected"])) for row in rows}
 
     async def apply_status(self, tenant_id: UUID, message_id: UUID, status: MessageStatus, error: str | None,
                            sources: frozenset[MessageStatus]) -> Message | None:
@@ -505,39 +516,49 @@ def _meet_sql(half: str, other: str, half_type: str) -> str:
     """One statement for a batch of halves ($1 received event ids, $2 tenant ids, $3 the halves): rows
     that hold the other half already are taken away (DELETE … RETURNING it); the others are stored,
     and an insert that meets a row another transaction committed meanwhile returns that row's other
-    half (ON CONFLICT waits for it). Returns (received_event_id, other half or NULL, whether the row
-    is still there)."""
+    half (ON CONFLICT waits for it). Returns (received_event_id, other half or NULL, whether the
+    message was announced already as undetermined, whether the row is still there)."""
     return (
         "WITH incoming AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::" + half_type + "[]) AS u(r, t, h)), "
         "taken AS (DELETE FROM inbound_languages AS j USING incoming "
         f"WHERE j.received_event_id = incoming.r AND j.tenant_id = incoming.t AND j.{other} IS NOT NULL "
-        f"RETURNING j.received_event_id, j.{other} AS other), "
+        f"RETURNING j.received_event_id, j.{other} AS other, j.settled_at IS NOT NULL AS settled), "
         f"kept AS (INSERT INTO inbound_languages (received_event_id, tenant_id, {half}) "
         "SELECT r, t, h FROM incoming WHERE r NOT IN (SELECT received_event_id FROM taken) "
         f"ON CONFLICT (received_event_id) DO UPDATE SET {half} = EXCLUDED.{half} "
         "WHERE inbound_languages.tenant_id = EXCLUDED.tenant_id "
-        f"RETURNING received_event_id, {other} AS other) "
-        "SELECT received_event_id, other, false AS left_over FROM taken "
-        "UNION ALL SELECT received_event_id, other, true FROM kept"
+        f"RETURNING received_event_id, {other} AS other, settled_at IS NOT NULL AS settled) "
+        "SELECT received_event_id, other, settled, false AS left_over FROM taken "
+        "UNION ALL SELECT received_event_id, other, settled, true FROM kept"
     )
 
 
 _MEET_MESSAGES = _meet_sql("message_id", "language", "uuid")
 _MEET_LANGUAGES = _meet_sql("language", "message_id", "text")
 _FORGET = "DELETE FROM inbound_languages WHERE received_event_id = ANY($1::uuid[])"
-# messages that waited past $1 for their language: their halves taken away (at most $2, oldest first;
-# a half another transaction is meeting is skipped) and each message given $3 instead
+# messages that waited past $1 for their language: their halves marked settled (at most $2, oldest
+# first; a half another transaction is meeting is skipped) and each message given $3 instead
 _SETTLE_OVERDUE = (
     "WITH overdue AS (SELECT received_event_id FROM inbound_languages "
-    "WHERE message_id IS NOT NULL AND language IS NULL AND created_at < $1 "
+    "WHERE message_id IS NOT NULL AND language IS NULL AND settled_at IS NULL AND created_at < $1 "
     "ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED), "
-    "gone AS (DELETE FROM inbound_languages AS j USING overdue WHERE j.received_event_id = overdue.received_event_id "
-    "RETURNING j.tenant_id, j.message_id) "
-    "UPDATE messages AS m SET language = $3 FROM gone "
-    "WHERE m.tenant_id = gone.tenant_id AND m.id = gone.message_id AND m.language IS NULL "
+    "settled AS (UPDATE inbound_languages AS j SET settled_at = now() FROM overdue "
+    "WHERE j.received_event_id = overdue.received_event_id RETURNING j.tenant_id, j.message_id) "
+    "UPDATE messages AS m SET language = $3 FROM settled "
+    "WHERE m.tenant_id = settled.tenant_id AND m.id = settled.message_id AND m.language IS NULL "
     "RETURNING m.*"
 )
-_PRUNE_LANGUAGES = "DELETE FROM inbound_languages WHERE message_id IS NULL AND created_at < $1"
+# languages whose message never came, and settled messages whose language never came
+_PRUNE_HALVES = ("DELETE FROM inbound_languages WHERE (message_id IS NULL OR settled_at IS NOT NULL) "
+                 "AND created_at < $1")
+
+
+class Threaded(NamedTuple):
+    """The message a detected language belongs to, and whether it was announced already, as
+    undetermined, because its language came too late (``settle_overdue``)."""
+
+    message_id: UUID
+    announced: bool
 
 
 class InboundLanguageRepository:
@@ -548,8 +569,10 @@ class InboundLanguageRepository:
     half is there already. Both sides run one statement per batch; two transactions that bring the
     two halves at the same time meet on the primary key, the later one waiting for the earlier, so
     exactly one of them sees both halves. A row left with both (that race) is deleted at once.
-    A half whose other half never comes (its event was dead-lettered, or translation is down) is
-    settled by ``settle_overdue`` (a message) or ``prune_languages`` (a language).
+    A message whose language does not come in time is settled by ``settle_overdue``: announced as
+    undetermined, its half kept (marked settled) so that a detection arriving later still finds it
+    and corrects it. Halves whose other half never comes (an event dead-lettered, translation down
+    for good) are forgotten after a while (``prune_halves``).
     """
 
     def __init__(self, db: asyncpg.Connection) -> None:
@@ -557,29 +580,32 @@ class InboundLanguageRepository:
 
     async def thread(self, threaded: Sequence[tuple[UUID, UUID, UUID]]) -> dict[UUID, str | None]:
         """(received_event_id, tenant_id, message_id) → the message's language where it came first."""
-        return await self._meet(_MEET_MESSAGES, threaded)
+        return {received: other for received, (other, _) in (await self._meet(_MEET_MESSAGES, threaded)).items()}
 
-    async def detect(self, detected: Sequence[tuple[UUID, UUID, str]]) -> dict[UUID, UUID | None]:
-        """(received_event_id, tenant_id, language) → the id of the message where it was threaded first."""
-        return await self._meet(_MEET_LANGUAGES, detected)
+    async def detect(self, detected: Sequence[tuple[UUID, UUID, str]]) -> dict[UUID, Threaded | None]:
+        """(received_event_id, tenant_id, language) → the message where it was threaded first."""
+        met = await self._meet(_MEET_LANGUAGES, detected)
+        return {received: Threaded(other, settled) if other is not None else None
+                for received, (other, settled) in met.items()}
 
     async def settle_overdue(self, before: datetime, limit: int, language: str) -> list[Message]:
         """Give ``language`` to at most ``limit`` messages that have waited for theirs since before
-        ``before``, oldest first, and forget their halves; returns those messages. A detection that
-        arrives later finds no message and keeps its half (``prune_languages``)."""
+        ``before``, oldest first, and mark their halves settled; returns those messages. A detection
+        that arrives later finds the message (``detect``) and corrects it."""
         return [_message(row) for row in await self.db.fetch(_SETTLE_OVERDUE, before, limit, language)]
 
-    async def prune_languages(self, before: datetime) -> int:
-        """Forget the detected languages kept since before ``before`` whose message never came."""
-        status = await self.db.execute(_PRUNE_LANGUAGES, before)
+    async def prune_halves(self, before: datetime) -> int:
+        """Forget the halves kept since before ``before`` whose other half never came: detected
+        languages whose message never came, and settled messages whose language never came."""
+        status = await self.db.execute(_PRUNE_HALVES, before)
         return int(status.rsplit(" ", 1)[-1])
 
-    async def _meet(self, sql: str, halves: Sequence[tuple[UUID, UUID, Any]]) -> dict[UUID, Any]:
+    async def _meet(self, sql: str, halves: Sequence[tuple[UUID, UUID, Any]]) -> dict[UUID, tuple[Any, bool]]:
         if not halves:
             return {}
         received, tenants, values = zip(*halves, strict=True)
         rows = await self.db.fetch(sql, list(received), list(tenants), list(values))
-        met = {row["received_event_id"]: row["other"] for row in rows}
+        met = {row["received_event_id"]: (row["other"], row["settled"]) for row in rows}
         left_over = [row["received_event_id"] for row in rows if row["left_over"] and row["other"] is not None]
         if left_over:
             await self.db.execute(_FORGET, left_over)

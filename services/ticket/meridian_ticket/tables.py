@@ -103,7 +103,9 @@ Index("uq_messages_tenant_id_inbox_id_external_id", messages.c.tenant_id, messag
 # An inbound message is threaded (ticket.inbound) while translation detects its language from the same
 # MessageReceived (ticket.translations): each half is kept here, under that event's id, until the
 # other arrives, and the transaction that brings the second half takes the row away
-# (meridian_ticket.repository.InboundLanguageRepository).
+# (meridian_ticket.repository.InboundLanguageRepository). A message that waited too long is announced
+# with the undetermined language and its row kept, marked settled, so a detection that comes later
+# still finds it and corrects the message (meridian_ticket.language_deadline).
 inbound_languages = Table(
     "inbound_languages",
     metadata,
@@ -112,6 +114,7 @@ inbound_languages = Table(
     Column("message_id", UUID(as_uuid=True), nullable=True),   # the threaded message
     Column("language", Text, nullable=True),                   # its detected language
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("settled_at", DateTime(timezone=True), nullable=True),  # the message announced as undetermined
 )
 
 tickets = Table(

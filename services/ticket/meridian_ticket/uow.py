@@ -13,7 +13,9 @@ again (locked already, and changed by the earlier one).
 An inbound message and its language arrive apart: ticket.inbound threads the message of a
 MessageReceived while translation detects its language from the same event. Each batch records its
 halves in one statement (``thread_inbound`` for new message ids, ``detect_inbound`` for languages);
-the half that comes second finds the first (``inbound_message``, ``inbound_detected``).
+the half that comes second finds the first (``inbound_message``, ``inbound_detected``). A message
+whose language came too late was announced as undetermined (meridian_ticket.language_deadline); its
+detection, when it comes, corrects it.
 
 A batch of MessageTranslated events whose messages are threaded sets their languages in one
 statement (``detect_languages``, run before the handlers); each handler then takes its message's
@@ -41,6 +43,7 @@ from meridian_ticket.repository import (
     InboundLookup,
     InboundSender,
     MessageRepository,
+    Threaded,
     TicketRepository,
 )
 
@@ -63,7 +66,7 @@ class TicketUow(SqlUnitOfWork):
         self.tickets = TicketRepository(conn)
         self.inbound_languages = InboundLanguageRepository(self.db)
         self._threaded: dict[UUID, tuple[UUID, str | None]] = {}
-        self._detected_inbound: dict[UUID, UUID | None] = {}
+        self._detected_inbound: dict[UUID, Threaded | None] = {}
         self._detections: dict[tuple[UUID, UUID], Detection | None] = {}
         self._newest_detected: dict[UUID, tuple[datetime, UUID]] = {}
         self._saved_conversations: dict[UUID, Conversation] = {}
@@ -130,30 +133,33 @@ class TicketUow(SqlUnitOfWork):
         found = await self.inbound_languages.detect(list(todo.values()))
         for received in todo:
             self._detected_inbound[received] = found.get(received)
-        await self.detect_languages([(t, found[r], language) for r, t, language in todo.values()
-                                     if found.get(r) is not None])
+        await self.detect_languages([(t, threaded.message_id, language, threaded.announced)
+                                     for r, t, language in todo.values() if (threaded := found.get(r)) is not None])
 
-    async def inbound_detected(self, received_event_id: UUID, tenant_id: UUID, language: str) -> UUID | None:
-        """The id of the message this detection belongs to when it is threaded already (its language
-        is then set: see ``detection``); None when the message is still to come."""
+    async def inbound_detected(self, received_event_id: UUID, tenant_id: UUID, language: str) -> Threaded | None:
+        """The message this detection belongs to when it is threaded already (its language is then
+        set: see ``detection``); None when the message is still to come."""
         if received_event_id not in self._detected_inbound:
             await self.detect_inbound([(received_event_id, tenant_id, language)])
         return self._detected_inbound.pop(received_event_id)
 
-    async def detect_languages(self, detections: Sequence[tuple[UUID, UUID, str]]) -> None:
-        """Set the languages of these (tenant_id, message_id, language) in one statement; the first
-        of a repeated message id wins (a later one finds the language already set)."""
-        todo = {(t, m): language for t, m, language in detections if (t, m) not in self._detections}
-        found = await self.messages.set_detected_languages([(t, m, lang) for (t, m), lang in todo.items()])
+    async def detect_languages(self, detections: Sequence[tuple[UUID, UUID, str, bool]]) -> None:
+        """Set the languages of these (tenant_id, message_id, language, announced) in one statement
+        (``MessageRepository.set_detected_languages``); the first of a repeated message id wins (a
+        later one finds the language already set)."""
+        todo = {(t, m): (language, announced) for t, m, language, announced in detections
+                if (t, m) not in self._detections}
+        found = await self.messages.set_detected_languages([(t, m, language, announced)
+                                                            for (t, m), (language, announced) in todo.items()])
         for key in todo:
             self._detections[key] = found.get(key)
 
-    async def detection(self, tenant_id: UUID, message_id: UUID, language: str) -> Detection | None:
+    async def detection(self, tenant_id: UUID, threaded: Threaded, language: str) -> Detection | None:
         """The result of setting this message's language (set now unless a batch already did);
         None when the message is unknown or already had its language."""
-        key = (tenant_id, message_id)
+        key = (tenant_id, threaded.message_id)
         if key not in self._detections:
-            await self.detect_languages([(tenant_id, message_id, language)])
+            await self.detect_languages([(tenant_id, threaded.message_id, language, threaded.announced)])
         found = self._detections.get(key)
         self._detections[key] = None  # a repeated event finds the language already set
         return found

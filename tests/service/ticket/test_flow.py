@@ -183,7 +183,7 @@ async def test_a_message_and_its_detection_in_concurrent_transactions_meet_once(
             await a.commit()
             met = await waiting
             await b.commit()
-        assert met == {received_id: message_id if first == "message" else "es"}, first
+        assert met == {received_id: (message_id, False) if first == "message" else "es"}, first
         assert await waiting_languages(ticket) == 0, first
 
 
@@ -354,7 +354,8 @@ async def test_unused_translation_fields_are_ignored(ticket):
 
 async def test_a_message_whose_language_never_comes_is_announced_as_undetermined_after_the_wait(ticket):
     """Translation down or its event dead-lettered: agents still see the message, once it has waited
-    ``language_wait``; a detection that comes later changes nothing and is forgotten in time."""
+    ``language_wait``; a detection that comes later corrects it (MessageUpdated), and a message whose
+    language never comes is forgotten by the join in time."""
     from datetime import timedelta
 
     from meridian_ticket.language_deadline import LanguageDeadline
@@ -364,23 +365,40 @@ async def test_a_message_whose_language_never_comes_is_announced_as_undetermined
     conv_id, msg_id = await start(ticket, tenant, inbox=inbox)
     received_id = await received_event_of(ticket, msg_id)
     _, later_id = await start(ticket, tenant, inbox=inbox, text="¿Hola?")   # same conversation
+    later_received_id = await received_event_of(ticket, later_id)
     patient = LanguageDeadline(ticket.kit.uow, wait=60, poll_interval=1)
     assert await patient.run_once() == 0 and created(ticket, tenant) == []   # not overdue yet
     await asyncio.sleep(0.05)
-    deadline = LanguageDeadline(ticket.kit.uow, wait=0.01, poll_interval=1, retention=timedelta(seconds=0.01))
+    deadline = LanguageDeadline(ticket.kit.uow, wait=0.01, poll_interval=1, retention=timedelta(seconds=0.5))
     assert await deadline.run_once() == 2
     await ticket.drained()
     assert [(mc.message_id, mc.conversation_id, mc.language) for mc in created(ticket, tenant)] == [
         (msg_id, conv_id, "und"), (later_id, conv_id, "und")]                # in the conversation's order
     items = (await get_json(ticket, tenant, f"/api/v1/conversations/{conv_id}/messages"))["items"]
     assert [m["language"] for m in items] == ["und", "und"]
-    assert await waiting_languages(ticket) == 0
     assert await deadline.run_once() == 0                                     # announced once
-    await ticket.publish(detected(received_id, "es"), key=received_id, tenant_id=tenant)
+    assert await waiting_languages(ticket) == 2                               # kept for a late detection
+
+    await ticket.publish(detected(received_id, "es"), key=received_id, tenant_id=tenant)   # translation is back
     await ticket.drained()
-    assert [c.language for c in created(ticket, tenant)] == ["und", "und"]    # too late: unchanged
-    assert await waiting_languages(ticket) == 1                               # kept for its retention
-    await asyncio.sleep(0.05)
+    assert [c.language for c in created(ticket, tenant)] == ["und", "und"]    # not announced twice
+    [mu] = [m for _, m in events(ticket, MESSAGES, messages_v1.MessageUpdated, tenant)]
+    assert (mu.message_id, mu.conversation_id, mu.language, mu.status) == (msg_id, conv_id, "es", "received")
+    [upd] = updates(ticket, tenant)    # the newer message's "und" does not hide the customer's language
+    assert (upd.conversation_id, upd.language, list(upd.changed_fields)) == (conv_id, "es", ["language"])
+    items = (await get_json(ticket, tenant, f"/api/v1/conversations/{conv_id}/messages"))["items"]
+    assert [m["language"] for m in items] == ["es", "und"]
+
+    await ticket.publish(detected(later_received_id, "und"), key=later_received_id, tenant_id=tenant)
+    await ticket.drained()   # an undetermined detection has nothing to correct
+    assert len(events(ticket, MESSAGES, messages_v1.MessageUpdated, tenant)) == 1
+    await ticket.publish(detected(received_id, "pt"), key=received_id, tenant_id=tenant)   # redelivered, other id
+    await ticket.drained()
+    assert len(events(ticket, MESSAGES, messages_v1.MessageUpdated, tenant)) == 1   # corrected once
+    items = (await get_json(ticket, tenant, f"/api/v1/conversations/{conv_id}/messages"))["items"]
+    assert [m["language"] for m in items] == ["es", "und"]
+
+    await asyncio.sleep(0.6)
     assert await deadline.run_once() == 0
     assert await waiting_languages(ticket) == 0                               # then forgotten
 
@@ -398,7 +416,7 @@ async def test_the_deadline_skips_a_message_whose_language_is_arriving_meanwhile
     deadline = LanguageDeadline(ticket.kit.uow, wait=0.01, poll_interval=1)
     async with ticket.kit.uow() as applying:
         assert await applying.inbound_languages.detect([(received_id, tenant, "es")]) == {
-            received_id: uuid.UUID(msg_id)}
+            received_id: (uuid.UUID(msg_id), False)}                         # not announced yet
         assert await asyncio.wait_for(deadline.run_once(), 5) == 0           # skipped, not waited for
         await applying.commit()
     assert await deadline.run_once() == 0 and await waiting_languages(ticket) == 0
