@@ -31,6 +31,7 @@ class PlatformSettings(BaseSettings):
     kafka_replication_factor: int = 1
     kafka_session_timeout_ms: int = 10_000
     kafka_fetch_max_wait_ms: int = 20  # see KafkaBus: Tansu holds empty fetches; Apache Kafka wants 500
+    kafka_background_fetch_max_wait_ms: int = 250  # subscriptions off the message's path (KafkaBus)
     redis_url: str | None = None
     operator_token: str | None = None
     bootstrap_token: str | None = None

@@ -54,6 +54,9 @@ class Subscription:
 
     A batch may mix partitions but keeps each partition's order. Several subscriptions with the same
     ``group`` split the partitions among themselves. ``name`` only labels tasks and logs.
+    ``background``: off the path a customer's message takes to the agent (audit, delivery reports,
+    assignments): a bus that polls its broker may pick these records up later and poll less
+    (``KafkaBus``'s ``background_fetch_max_wait_ms``).
     """
 
     topics: Sequence[str]
@@ -62,6 +65,7 @@ class Subscription:
     max_batch: int = 500
     from_latest: bool = False
     name: str = field(default="")
+    background: bool = False
 
 
 class Bus(abc.ABC):

@@ -48,6 +48,7 @@ class EventSubscription:
     # to send the batch's results in one round trip; a failed attempt's results are dropped
     after_batch: Callable[[list[Any]], Awaitable[None]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    background: bool = False  # off the message's path to the agent (see Subscription)
 
 
 BATCH_CONFLICT_RETRIES = 3
@@ -103,7 +104,8 @@ class EventConsumer:
 
     def subscription(self) -> Subscription:
         return Subscription(topics=list(self.sub.topics), group=self.sub.group, handler=self.handle_batch,
-                            max_batch=self.sub.max_batch, from_latest=self.sub.from_latest, name=self.sub.group)
+                            max_batch=self.sub.max_batch, from_latest=self.sub.from_latest, name=self.sub.group,
+                            background=self.sub.background)
 
     async def handle_batch(self, records: list[Record]) -> None:
         events: list[tuple[Record, EventMeta, Message, EventHandler]] = []

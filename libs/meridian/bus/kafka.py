@@ -75,7 +75,10 @@ class KafkaBus(Bus):
     (500 ms, aiokafka's default, made a message's p50 ~720 ms at 10 msgs/s in distributed mode;
     50 ms made it ~90 ms). A small value costs idle consumers one fetch per interval: against
     Tansu, an idle consumer at 20 ms costs the broker ~0.45 ms and the client ~0.3 ms of CPU a
-    fetch. Deployments on Apache Kafka set 500.
+    fetch. Deployments on Apache Kafka set 500. A ``background`` subscription waits
+    ``background_fetch_max_wait_ms`` (or ``fetch_max_wait_ms`` if that is longer): against Tansu,
+    four background consumers at 250 ms instead of 20 took an idle distributed platform from ~39% to
+    ~22% of one core.
     """
 
     def __init__(
@@ -90,6 +93,7 @@ class KafkaBus(Bus):
         stop_timeout: float = 10.0,
         session_timeout_ms: int = 10_000,
         fetch_max_wait_ms: int = 20,
+        background_fetch_max_wait_ms: int = 250,
     ) -> None:
         self._bootstrap = bootstrap
         self._client_id = client_id
@@ -100,6 +104,7 @@ class KafkaBus(Bus):
         self._stop_timeout = stop_timeout
         self._session_timeout_ms = session_timeout_ms
         self._fetch_max_wait_ms = fetch_max_wait_ms
+        self._background_fetch_max_wait_ms = max(background_fetch_max_wait_ms, fetch_max_wait_ms)
         self._producer: AIOKafkaProducer | None = None
         self._partitioner = DefaultPartitioner()  # what AIOKafkaProducer.send uses: murmur2 of the key
         self._producer_lock = asyncio.Lock()
@@ -318,7 +323,8 @@ class KafkaBus(Bus):
             "session_timeout_ms": self._session_timeout_ms,
             "heartbeat_interval_ms": max(100, min(1_000, self._session_timeout_ms // 5)),
             "metadata_max_age_ms": 5_000,
-            "fetch_max_wait_ms": self._fetch_max_wait_ms,
+            "fetch_max_wait_ms": (self._background_fetch_max_wait_ms if subscription.background
+                                  else self._fetch_max_wait_ms),
             "retry_backoff_ms": 100,
             "request_timeout_ms": 15_000,
         }

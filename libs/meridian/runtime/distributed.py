@@ -47,7 +47,8 @@ async def serve(platform: PlatformSettings, name: str) -> None:
     bus = KafkaBus(platform.kafka_bootstrap, client_id=f"meridian-{name}", idempotence=platform.kafka_idempotence,
                    partitions=platform.kafka_partitions, replication_factor=platform.kafka_replication_factor,
                    session_timeout_ms=platform.kafka_session_timeout_ms,
-                   fetch_max_wait_ms=platform.kafka_fetch_max_wait_ms)
+                   fetch_max_wait_ms=platform.kafka_fetch_max_wait_ms,
+                   background_fetch_max_wait_ms=platform.kafka_background_fetch_max_wait_ms)
     infra = Infra(platform=platform, bus=bus)
     services = LocalServices(infra, [name])
     if name == "gateway":

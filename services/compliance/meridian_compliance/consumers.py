@@ -13,5 +13,6 @@ AUDIT_TOPICS = [audit_topic(name) for name in SERVICE_NAMES]   # gateway.audit.v
 
 SUBSCRIPTIONS = [
     EventSubscription(topics=AUDIT_TOPICS, group="compliance.audit",
-                      handlers={audit_v1.AuditRecorded: on_audit_recorded}),
+                      handlers={audit_v1.AuditRecorded: on_audit_recorded},
+                      background=True),  # nobody waits on the audit trail
 ]

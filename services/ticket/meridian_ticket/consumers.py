@@ -27,7 +27,7 @@ SUBSCRIPTIONS = [
                       prepare=prepare_translations),
     EventSubscription(topics=["routing.assignments.v1"], group="ticket.assignments",
                       handlers={assignments_v1.AssignmentDecided: on_assignment_decided},
-                      prepare=prepare_assignments),
+                      prepare=prepare_assignments, background=True),   # trails message.created
     EventSubscription(topics=["ingest.deliveries.v1"], group="ticket.deliveries",
-                      handlers={deliveries_v1.DeliveryUpdated: on_delivery_updated}),
+                      handlers={deliveries_v1.DeliveryUpdated: on_delivery_updated}, background=True),
 ]

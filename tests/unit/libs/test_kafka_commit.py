@@ -10,7 +10,9 @@ from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError
 from meridian.bus import kafka
 from meridian.bus.base import Subscription
+from meridian.bus.consumer import EventConsumer
 from meridian.bus.kafka import CommitStuck, KafkaBus, _Consumer
+from meridian.bus.memory import MemoryBus
 
 from tests.support.waiting import wait_until
 
@@ -54,6 +56,28 @@ def test_consumers_fetch_with_the_configured_wait():
     assert KafkaBus("127.0.0.1:9", client_id="t")._consumer_options(sub)["fetch_max_wait_ms"] == 20
     assert KafkaBus("127.0.0.1:9", client_id="t", fetch_max_wait_ms=500)._consumer_options(sub)[
         "fetch_max_wait_ms"] == 500
+
+
+def test_background_consumers_poll_less_but_never_more_often_than_the_others():
+    """Subscriptions off the message's path (audit, delivery reports, assignments) poll Tansu less:
+    every poll of an idle consumer costs the broker and the client CPU."""
+    background = Subscription(topics=["compliance.audit.ticket.v1"], group="g", handler=lambda records: None,
+                              background=True)
+    assert KafkaBus("127.0.0.1:9", client_id="t")._consumer_options(background)["fetch_max_wait_ms"] == 250
+    assert KafkaBus("127.0.0.1:9", client_id="t", background_fetch_max_wait_ms=100)._consumer_options(
+        background)["fetch_max_wait_ms"] == 100
+    assert KafkaBus("127.0.0.1:9", client_id="t", fetch_max_wait_ms=500)._consumer_options(background)[
+        "fetch_max_wait_ms"] == 500                                 # Apache Kafka deployments: 500 for all
+
+
+def test_the_subscriptions_off_the_message_path_are_background():
+    from meridian_compliance.consumers import SUBSCRIPTIONS as compliance
+    from meridian_routing.consumers import SUBSCRIPTIONS as routing
+    from meridian_ticket.consumers import SUBSCRIPTIONS as ticket
+
+    background = {s.group for s in [*compliance, *routing, *ticket] if s.background}
+    assert background == {"compliance.audit", "routing.conversations", "ticket.assignments", "ticket.deliveries"}
+    assert EventConsumer(compliance[0], MemoryBus(), lambda: None).subscription().background  # handed to the bus
 
 
 class ScriptedConsumer:
