@@ -10,6 +10,8 @@ WebSocket client, on the same machine. Figures:
   the target throughput (the issue's target: p99 < 100 ms at half of 1,000 msgs/s, so 500 msgs/s)
   and at half the throughput this run measured (a harder load on a machine faster than the target);
 - memory: resident set of the `meridian run` process at idle (the PostgreSQL server not counted).
+Before each measured phase the bench waits until the machine is quiet (``settle``), so that a paced
+phase does not pay for the burst before it (the autovacuum of the rows the burst wrote, for one).
 Environment: BENCH_MESSAGES (default 3000), BENCH_CONCURRENCY (64), BENCH_LATENCY_SECONDS (10),
 BENCH_MODES (baseline,embedded,distributed), BENCH_TARGET_RATE (1000); BENCH_LOG (a file for the
 embedded process's log) and BENCH_LOG_LEVEL (WARNING).
@@ -53,6 +55,8 @@ TARGET_P99_MS = 100.0  # at half the target rate
 LOG = os.environ.get("BENCH_LOG")  # embedded: the process's output goes to this file
 LOG_LEVEL = os.environ.get("BENCH_LOG_LEVEL", "WARNING")
 SENDERS = 200
+SETTLE_BUSY = 0.15  # the machine counts as quiet below this CPU fraction (all cores)
+SETTLE_SECONDS = 20.0
 OPERATOR = "bench-operator-token"
 
 
@@ -78,6 +82,29 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             total = int(line.split()[1])
     return total / 1024
+
+
+def cpu_busy(seconds: float) -> float:
+    """The machine's busy CPU fraction (all cores) over the next ``seconds``, from /proc/stat."""
+    def sample() -> tuple[int, int]:
+        values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = values[3] + values[4]  # idle + iowait
+        return sum(values) - idle, sum(values)
+
+    busy0, total0 = sample()
+    time.sleep(seconds)
+    busy1, total1 = sample()
+    return (busy1 - busy0) / max(total1 - total0, 1)
+
+
+def settle(limit: float = SETTLE_SECONDS) -> float:
+    """Wait until the machine is quiet (under ``SETTLE_BUSY`` CPU over half a second), at most ``limit``
+    seconds, so that a phase does not pay for what the previous one left behind (its backlog, the
+    autovacuum of the rows it wrote); returns the seconds waited."""
+    start = time.monotonic()
+    while time.monotonic() - start < limit and cpu_busy(0.5) >= SETTLE_BUSY:
+        pass
+    return time.monotonic() - start
 
 
 def wait_http(url: str, procs: list[subprocess.Popen], timeout: float = 120) -> None:
@@ -259,9 +286,11 @@ def main() -> int:
         target = starters[mode]()
         try:
             asyncio.run(measure(target, count=min(300, N), rate=None))  # warm-up
+            settle()
             full = asyncio.run(measure(target, count=N, rate=None))
             results[mode] = {"throughput": full, "rss_mb": target.rss_mb}
             for key, rate in (("latency_target", TARGET_RATE / 2), ("latency", full["throughput"] / 2)):
+                results[mode][f"{key}_settled_s"] = settle()
                 results[mode][key] = asyncio.run(
                     measure(target, count=max(50, int(rate * LATENCY_SECONDS)), rate=rate))
         finally:
@@ -292,7 +321,9 @@ def main() -> int:
         met = r["throughput"]["throughput"] >= TARGET_RATE and r["latency_target"]["p99_ms"] < TARGET_P99_MS
         print(f"{mode}: target (>= {TARGET_RATE:.0f} msgs/s, p99 < {TARGET_P99_MS:.0f} ms at {half_target:.0f} "
               f"msgs/s) {'met' if met else 'NOT met'}; p99 at half the measured rate "
-              f"{'<' if r['latency']['p99_ms'] < TARGET_P99_MS else '>='} {TARGET_P99_MS:.0f} ms")
+              f"{'<' if r['latency']['p99_ms'] < TARGET_P99_MS else '>='} {TARGET_P99_MS:.0f} ms "
+              f"(waited {r['latency_target_settled_s']:.1f} / {r['latency_settled_s']:.1f} s for a quiet machine "
+              "before the paced phases)")
     if base:
         for mode, r in results.items():
             if mode == "baseline":
