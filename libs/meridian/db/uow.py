@@ -18,7 +18,7 @@ from opentelemetry import context as otel_context
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from meridian.db.driver import begin_on_driver, discard_if_lost
+from meridian.db.driver import Lease, begin_on_driver, discard_if_lost, end_on_driver, kept_connections
 from meridian.events.envelope import EventMeta, encode_value, header_map, new_meta
 from meridian.events.registry import topic_of
 from meridian.telemetry import current_traceparent
@@ -67,6 +67,8 @@ class SqlUnitOfWork:
         self._pending: list[tuple[str, Message, EventMeta]] = []
         self._staged: dict[StoreMany, list[tuple[Any, Callable[[], None]]]] = {}
         self.cause: EventMeta | None = None
+        self._lease: Lease
+        self._transaction: asyncpg.transaction.Transaction
         self.conn: AsyncConnection
         self.db: asyncpg.Connection  # the driver connection beneath ``conn``, in the same transaction
 
@@ -74,11 +76,13 @@ class SqlUnitOfWork:
         """Create repositories on ``conn``. Overridden by each service's UoW."""
 
     async def __aenter__(self) -> Self:
-        self.conn = await self._engine.connect()
+        connections = kept_connections(self._engine)
+        self._lease = lease = await connections.acquire()
+        self.conn, self.db = lease.conn, lease.raw.driver_connection
         try:
-            self.db = await begin_on_driver(self.conn)
+            self._transaction = await begin_on_driver(self.conn, lease.raw)
         except BaseException:
-            await self.conn.close()
+            await connections.release(lease, broken=True)
             raise
         self._pending = []
         self._staged = {}
@@ -87,13 +91,14 @@ class SqlUnitOfWork:
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                         tb: TracebackType | None) -> None:
+        broken = True
         try:
             if exc is not None and await discard_if_lost(self.conn, self.db, exc):
-                pass  # the driver saw the connection go, which SQLAlchemy's pool cannot know
-            elif self.conn.in_transaction():
-                await self.conn.rollback()
+                return  # the driver saw the connection go, which SQLAlchemy's pool cannot know
+            await end_on_driver(self.conn, self._lease.raw, self._transaction, commit=False)  # unless committed
+            broken = False
         finally:
-            await self.conn.close()
+            await kept_connections(self._engine).release(self._lease, broken=broken)
 
     def emit(self, message: Message, *, key: str, tenant_id: str | UUID, topic: str | None = None,
              headers: dict[str, str] | None = None) -> EventMeta:
@@ -203,13 +208,16 @@ class SqlUnitOfWork:
         so this saves a transaction's two round trips; after it the relay is woken as after a
         commit."""
         had_events = bool(self._pending)
-        async with self._engine.connect() as conn:
-            db = (await conn.get_raw_connection()).driver_connection
-            try:
-                rows = await db.fetch(statement(self._outbox.name), *args)
-            except BaseException as exc:
-                await discard_if_lost(conn, db, exc)
-                raise
+        connections = kept_connections(self._engine)
+        lease = await connections.acquire()
+        db = lease.raw.driver_connection
+        try:
+            rows = await db.fetch(statement(self._outbox.name), *args)
+        except BaseException as exc:
+            lost = await discard_if_lost(lease.conn, db, exc)
+            await connections.release(lease, broken=lost or not isinstance(exc, asyncpg.PostgresError))
+            raise
+        await connections.release(lease)
         self._pending = []
         if had_events and self._on_commit is not None:
             self._on_commit()
@@ -219,7 +227,7 @@ class SqlUnitOfWork:
         await self._store_staged()
         had_events = bool(self._pending)
         await self.flush_events()
-        await self.conn.commit()
+        await end_on_driver(self.conn, self._lease.raw, self._transaction, commit=True)
         if had_events and self._on_commit is not None:
             self._on_commit()
 

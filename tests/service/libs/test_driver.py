@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import asyncpg
@@ -89,3 +90,23 @@ async def test_a_misused_statement_fails_alone_and_keeps_the_pool(engine):
             await uow.db.execute("SELECT $1::int", 1, 2)
     assert engine.pool is pool
     assert await _count(engine) == 0
+
+
+async def test_units_of_work_keep_a_connection_between_them_and_leave_it_clean(engine):
+    """A unit of work takes the connection the last one released (no checkout from SQLAlchemy's
+    pool), rolled back and usable whatever the last one did: failed, or timed out mid-statement."""
+    async with _uow(engine) as first:
+        kept = first.db
+        await first.commit()
+    with pytest.raises(ValueError):
+        async with _uow(engine) as failing:
+            assert failing.db is kept
+            await _ADD.fetch(failing.db, {"id": uuid.uuid4(), "text": "undone"})
+            raise ValueError("the handler failed")
+    with pytest.raises(TimeoutError):
+        async with _uow(engine) as slow:
+            await asyncio.wait_for(slow.db.fetch("SELECT pg_sleep(10)"), 0.2)
+    async with _uow(engine) as after:
+        await _ADD.fetch(after.db, {"id": uuid.uuid4(), "text": "kept"})
+        await after.commit()
+    assert await _count(engine) == 1
