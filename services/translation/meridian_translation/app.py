@@ -30,4 +30,4 @@ def build(infra: Infra, settings: TranslationSettings | None = None) -> ServiceP
     app.state.translation_settings = settings
     app.state.detector = detector
     app.include_router(languages.router, prefix="/api/v1")
-    return kit.parts(app, subscriptions(detector))
+    return kit.parts(app, subscriptions(detector, kit.uow))

@@ -1,14 +1,17 @@
-"""Translation's use cases and event handlers (no commits here: the runner commits)."""
+"""Translation's use cases and event handlers."""
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Callable
+from typing import NamedTuple
 from uuid import UUID
 
 from meridian.contracts.ingest import messages_v1_pb2 as ingest_messages_v1
+from meridian.db.uow import CapturedContext
 from meridian.events.envelope import EventMeta
 from meridian.ids import uuid7
+from opentelemetry import context as otel_context
 
 from meridian_translation import contracts
 from meridian_translation.detector import LanguageDetector
@@ -28,32 +31,46 @@ def _uuid(value: str, field: str) -> UUID:
                                   errors=[{"field": field, "message": "must be a UUID"}]) from None
 
 
-async def prepare_detections(events: list[tuple[Any, EventMeta]], uow: TranslationUow, *,
-                             detector: LanguageDetector) -> None:
-    """translation.detect, once per batch: detect every text in one parallel detector call."""
-    texts = list(dict.fromkeys(m.text for m, _ in events if isinstance(m, ingest_messages_v1.MessageReceived)))
-    uow.detected_ahead.update(zip(texts, await detector.detect_many(texts), strict=True))
+class Received(NamedTuple):
+    """A MessageReceived checked by its handler, with the context to emit its detection under."""
+
+    message: ingest_messages_v1.MessageReceived
+    meta: EventMeta
+    tenant_id: UUID
+    context: CapturedContext
 
 
-async def on_message_received(message: ingest_messages_v1.MessageReceived, meta: EventMeta, uow: TranslationUow,
-                              *, detector: LanguageDetector) -> None:
-    """Detect the language of an inbound message once (per MessageReceived event) → MessageTranslated,
-    under the received event's partition key; ticket threads the same event meanwhile and joins the
-    two. The detection is stored at commit with the batch's others."""
-    tenant_id = _uuid(meta.tenant_id, "ce_tenant")
-    detection = uow.detected_ahead.get(message.text) or await detector.detect(message.text)
-    received = str(meta.id)
-    new = NewDetection(id=uuid7(), tenant_id=tenant_id, received_event_id=meta.id,
-                       language=detection.language, confidence=detection.confidence, created_at=uow.clock.now())
+async def on_message_received(message: ingest_messages_v1.MessageReceived, meta: EventMeta) -> Received:
+    """Check an inbound message's event; its language is detected with its batch's others
+    (``store_detections``). A bad event raises (dead-lettered)."""
+    return Received(message, meta, _uuid(meta.tenant_id, "ce_tenant"), (meta, otel_context.get_current()))
 
-    def detected() -> None:
-        uow.emit(contracts.inbound_detected(received, detection), key=meta.partition_key or received,
-                 tenant_id=tenant_id)
-        if log.isEnabledFor(logging.DEBUG):  # a line per message: its fields only built when wanted
-            log.debug("language detected", extra={"tenant_id": meta.tenant_id, "received_event_id": received,
-                                                  "language": detection.language})
 
-    uow.add_detection(new, detected)   # a message detected before is not detected again
+async def store_detections(batch: list[Received], *, detector: LanguageDetector,
+                           uow_factory: Callable[[], TranslationUow]) -> None:
+    """translation.detect, once per batch: detect every text in one parallel detector call, then
+    store each message's detection and its MessageTranslated (under the received event's partition
+    key, caused by it; ticket threads the same event meanwhile and joins the two) in one statement.
+    A message detected before (a redelivered event) is neither stored nor emitted again."""
+    received = list({r.meta.id: r for r in reversed(batch)}.values())[::-1]   # an event once, first seen
+    texts = list(dict.fromkeys(r.message.text for r in received))
+    detected = dict(zip(texts, await detector.detect_many(texts), strict=True))
+    uow = uow_factory()
+    now = uow.clock.now()
+    new = []
+    for r in received:
+        detection = detected[r.message.text]
+        new.append(NewDetection(id=uuid7(), tenant_id=r.tenant_id, received_event_id=r.meta.id,
+                                language=detection.language, confidence=detection.confidence, created_at=now))
+        with uow.restored(r.context):
+            uow.emit(contracts.inbound_detected(str(r.meta.id), detection),
+                     key=r.meta.partition_key or str(r.meta.id), tenant_id=r.tenant_id)
+    stored = await uow.store_detections(new)
+    if log.isEnabledFor(logging.DEBUG):  # a line per message: its fields only built when wanted
+        for d in new:
+            if d.received_event_id in stored:
+                log.debug("language detected", extra={"tenant_id": str(d.tenant_id), "language": d.language,
+                                                      "received_event_id": str(d.received_event_id)})
 
 
 async def detect_language(detector: LanguageDetector, text: str) -> Detection:

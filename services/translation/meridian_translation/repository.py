@@ -1,25 +1,13 @@
-"""Every query of translation; every method takes ``tenant_id``."""
+"""Every statement of translation."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-import asyncpg
-from meridian.db.bulk import bind_arrays, unnest_rows
-from meridian.db.driver import DriverStatement
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
-
-from meridian_translation.tables import detections
-
-# built once, rows as arrays: one SQL text whatever the batch size
-_new = unnest_rows("new_detections", *((c.name, c.type) for c in detections.c))
-_ADD_DETECTIONS = DriverStatement(insert(detections).from_select(
-    [c.name for c in detections.c], select(*(_new.c[c.name] for c in detections.c)),
-).on_conflict_do_nothing(index_elements=[detections.c.received_event_id]).returning(detections.c.id))
+from meridian.db.uow import outbox_insert_sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,14 +20,16 @@ class NewDetection:
     created_at: datetime
 
 
-class DetectionRepository:
-    def __init__(self, db: asyncpg.Connection) -> None:
-        self.db = db  # the driver connection beneath the unit of work's: the batch insert runs there
-
-    async def add_many(self, new: Sequence[NewDetection]) -> set[UUID]:
-        """Insert detections in one statement; returns the ids stored. A message detected before
-        (a redelivered event), or earlier in ``new``, is left out."""
-        if not new:
-            return set()
-        arrays = bind_arrays("new_detections", **{c.name: [getattr(d, c.name) for d in new] for c in detections.c})
-        return {row[0] for row in await _ADD_DETECTIONS.fetch(self.db, arrays)}
+@functools.cache
+def store_detections_sql(outbox: str) -> str:
+    """A consumer batch's one statement: its detections ($1 ids, $2 tenant ids, $3 received event
+    ids, $4 languages, $5 confidences, $6 created_at; one per received event) and the outbox rows
+    ($7…$12, one per detection, in the same order) of those stored (a received event detected before
+    is left out); returns the received event ids stored."""
+    kept = ("JOIN (SELECT g.n FROM unnest($3::uuid[]) WITH ORDINALITY AS g(received_event_id, n) "
+            "JOIN stored USING (received_event_id)) AS kept ON kept.n = u.n")
+    return ("WITH stored AS (INSERT INTO detections (id, tenant_id, received_event_id, language, confidence, "
+            "created_at) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::float8[], "
+            "$6::timestamptz[]) ON CONFLICT (received_event_id) DO NOTHING RETURNING received_event_id), "
+            f"events AS ({outbox_insert_sql(outbox, 7, join=kept)}) "
+            "SELECT received_event_id FROM stored")

@@ -1,8 +1,8 @@
 """Translation's tables (schema ``translation``).
 
 ``detections`` holds one row per inbound message, keyed by the id of ingest's MessageReceived event
-(unique ``received_event_id``): it keeps the consumer idempotent beside the processed-event markers,
-and is the base of language analytics.
+(unique ``received_event_id``): it keeps the consumer idempotent (translation's consumer writes no
+processed-event markers: meridian_translation.consumers), and is the base of language analytics.
 """
 
 from __future__ import annotations

@@ -1,26 +1,25 @@
-"""TranslationUow: translation's repositories on one transaction, the languages a consumer batch
-detected ahead of its handlers (``detected_ahead``, by text), and the handlers' new detections,
-stored together at commit (``add_detection``)."""
+"""TranslationUow: translation's one write, a batch of detections and their events in one statement
+(``store_detections``, without entering the unit of work)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
+from uuid import UUID
 
 from meridian.db.uow import SqlUnitOfWork
-from sqlalchemy.ext.asyncio import AsyncConnection
 
-from meridian_translation.domain.detection import Detection
-from meridian_translation.repository import DetectionRepository, NewDetection
+from meridian_translation.repository import NewDetection, store_detections_sql
 
 
 class TranslationUow(SqlUnitOfWork):
-    detections: DetectionRepository
-
-    def bind(self, conn: AsyncConnection) -> None:
-        self.detections = DetectionRepository(self.db)
-        self.detected_ahead: dict[str, Detection] = {}
-
-    def add_detection(self, detection: NewDetection, on_stored: Callable[[], None]) -> None:
-        """Store ``detection`` at commit with the transaction's others, in one statement;
-        ``on_stored`` runs unless the message had been detected before (see ``store_at_commit``)."""
-        self.store_at_commit(self.detections.add_many, detection, on_stored)
+    async def store_detections(self, new: Sequence[NewDetection]) -> set[UUID]:
+        """Store ``new`` (one per received event) and, for those stored, the events queued for them
+        (one per detection, emitted in the same order), in one statement; returns the received
+        event ids stored. A message detected before is left out, and so is its event."""
+        if not new:
+            return set()
+        if len(new) != len(self._pending):
+            raise ValueError("one queued event per detection")
+        rows = await self.run_alone(store_detections_sql, *[[getattr(d, name) for d in new] for name in (
+            "id", "tenant_id", "received_event_id", "language", "confidence", "created_at")], *self.outbox_arrays())
+        return {row["received_event_id"] for row in rows}
