@@ -52,13 +52,15 @@ async def store_detections(batch: list[Received], *, detector: LanguageDetector,
     store each message's detection and its MessageTranslated (under the received event's partition
     key, caused by it; ticket threads the same event meanwhile and joins the two) in one statement.
     A message detected before (a redelivered event) is neither stored nor emitted again."""
-    received = list({r.meta.id: r for r in reversed(batch)}.values())[::-1]   # an event once, first seen
-    texts = list(dict.fromkeys(r.message.text for r in received))
+    received: dict[UUID, Received] = {}
+    for r in batch:   # an event redelivered within the batch: once, where it came first
+        received.setdefault(r.meta.id, r)
+    texts = list(dict.fromkeys(r.message.text for r in received.values()))
     detected = dict(zip(texts, await detector.detect_many(texts), strict=True))
     uow = uow_factory()
     now = uow.clock.now()
     new = []
-    for r in received:
+    for r in received.values():
         detection = detected[r.message.text]
         new.append(NewDetection(id=uuid7(), tenant_id=r.tenant_id, received_event_id=r.meta.id,
                                 language=detection.language, confidence=detection.confidence, created_at=now))

@@ -126,3 +126,17 @@ async def test_detect_endpoint_rejects_bad_input(translation, body):
 async def test_detect_endpoint_needs_a_tenant(translation):
     r = await translation.client.post("/api/v1/languages/detect", json={"text": "hello world"})
     assert r.status_code == 401
+
+
+async def test_a_batch_emits_in_the_order_its_events_came_even_with_one_redelivered_inside(translation):
+    await translation.reset()
+    tenant = uuid.uuid4()
+    first, second = received("Guten Tag, wo ist meine Bestellung?"), received("Hola, ¿dónde está mi pedido?")
+    metas = [new_meta(e, tenant_id=str(tenant), source="ingest", key=key_of(e)) for e in (first, second)]
+    records = [to_record("ingest.messages.v1", first, metas[0]), to_record("ingest.messages.v1", second, metas[1]),
+               to_record("ingest.messages.v1", first, metas[0])]              # the first again, same ce_id
+    [consumer] = translation.parts.consumers
+    await consumer.handle_batch(records)
+    await translation.drained()
+    assert [m.received_event_id for _, m in translation.events("translation.messages.v1")] == [
+        str(metas[0].id), str(metas[1].id)]
