@@ -63,7 +63,7 @@ class KeptConnections:
             lease = self._idle.pop()
             if self._usable(lease):
                 return lease
-            await lease.conn.close()
+            await self._drop(lease)
         conn = await self._engine.connect()
         try:
             raw = await conn.get_raw_connection()
@@ -76,9 +76,7 @@ class KeptConnections:
         """Keep ``lease`` for the next unit of work, or give it back to the pool; ``broken`` (its
         state is unknown, e.g. a statement was cancelled halfway) closes it for good."""
         if broken or lease.conn.in_transaction() or lease.raw.dbapi_connection._transaction is not None:
-            with contextlib.suppress(Exception):
-                await lease.conn.invalidate()
-            await lease.conn.close()
+            await self._drop(lease)
         elif len(self._idle) < self._keep and self._usable(lease):
             self._idle.append(lease)
         else:
@@ -87,9 +85,15 @@ class KeptConnections:
     async def discard_idle(self) -> None:
         idle, self._idle = self._idle, []
         for lease in idle:
-            with contextlib.suppress(Exception):
-                await lease.conn.invalidate()
-                await lease.conn.close()
+            await self._drop(lease)
+
+    @staticmethod
+    async def _drop(lease: Lease) -> None:
+        """Close ``lease`` for good: never back into the pool, whatever state it is in."""
+        with contextlib.suppress(Exception):
+            await lease.conn.invalidate()
+        with contextlib.suppress(Exception):
+            await lease.conn.close()
 
     def _usable(self, lease: Lease) -> bool:
         return not (lease.conn.closed or lease.conn.invalidated or lease.raw.driver_connection.is_closed()) \
