@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, NamedTuple, Self
@@ -223,6 +223,13 @@ class SqlUnitOfWork:
             self._on_commit()
         return rows
 
+    async def store_alone(self, statement: Callable[[str], str], *columns: list[Any]) -> list[asyncpg.Record]:
+        """``run_alone`` for a ``stored_with_events_sql`` statement: the rows as ``columns`` (one
+        array per column), one queued event per row, emitted in row order; returns the keys stored."""
+        if any(len(column) != len(self._pending) for column in columns):
+            raise ValueError("one queued event per row")
+        return await self.run_alone(statement, *columns, *self.outbox_arrays())
+
     async def commit(self) -> None:
         await self._store_staged()
         had_events = bool(self._pending)
@@ -251,3 +258,17 @@ def outbox_insert_sql(table: str, first: int = 1, *, join: str = "") -> str:
             f"SELECT u.i, u.t, u.k, u.ty, u.h::jsonb, u.p FROM unnest({a}::uuid[], {b}::text[], {c}::text[], "
             f"{d}::text[], {e}::text[], {f}::bytea[]) WITH ORDINALITY AS u(i, t, k, ty, h, p, n) {join} "
             "ORDER BY u.n")
+
+
+def stored_with_events_sql(outbox: str, insert: str, keys: Sequence[tuple[str, str]], first_event: int) -> str:
+    """One statement for ``SqlUnitOfWork.store_alone``: ``insert`` (``INSERT … ON CONFLICT DO
+    NOTHING`` of rows given as arrays, without ``RETURNING``), then the outbox rows of the rows it
+    stored (one queued event per input row, in row order, as arrays from ``$first_event`` on), and
+    the keys it stored. ``keys``: each key column with its rows' array parameter, e.g.
+    ``("received_event_id", "$3::uuid[]")``; a row left out by the conflict leaves its event out."""
+    columns = ", ".join(column for column, _ in keys)
+    kept = (f"JOIN (SELECT g.n FROM unnest({', '.join(array for _, array in keys)}) WITH ORDINALITY "
+            f"AS g({columns}, n) JOIN stored USING ({columns})) AS kept ON kept.n = u.n")
+    return (f"WITH stored AS ({insert} RETURNING {columns}), "
+            f"events AS ({outbox_insert_sql(outbox, first_event, join=kept)}) "
+            f"SELECT {columns} FROM stored")

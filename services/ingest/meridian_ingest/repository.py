@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from meridian.db.uow import outbox_insert_sql
+from meridian.db.uow import stored_with_events_sql
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -23,13 +23,10 @@ def accept_sql(outbox: str) -> str:
     """A group commit's one statement: the dedupe rows ($1 inbox ids, $2 external ids, $3 tenant ids,
     $4 received_at; distinct keys), and the MessageReceived outbox rows ($5…$10, one per dedupe
     row, in the same order) of the keys that were new; returns those keys."""
-    kept = ("JOIN (SELECT g.n FROM unnest($1::uuid[], $2::text[]) WITH ORDINALITY AS g(inbox_id, external_id, n) "
-            "JOIN accepted USING (inbox_id, external_id)) AS kept ON kept.n = u.n")
-    return ("WITH accepted AS (INSERT INTO inbound_messages (inbox_id, external_id, tenant_id, received_at) "
-            "SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[]) "
-            "ON CONFLICT DO NOTHING RETURNING inbox_id, external_id), "
-            f"events AS ({outbox_insert_sql(outbox, 5, join=kept)}) "
-            "SELECT inbox_id, external_id FROM accepted")
+    return stored_with_events_sql(
+        outbox, "INSERT INTO inbound_messages (inbox_id, external_id, tenant_id, received_at) "
+                "SELECT * FROM unnest($1::uuid[], $2::text[], $3::uuid[], $4::timestamptz[]) ON CONFLICT DO NOTHING",
+        keys=(("inbox_id", "$1::uuid[]"), ("external_id", "$2::text[]")), first_event=5)
 
 
 def _inbox(row: Any) -> Inbox:

@@ -36,10 +36,8 @@ class IngestUow(SqlUnitOfWork):
         (one per row, emitted in the same order), in one statement; returns the new keys."""
         if not rows:
             return set()
-        if len(rows) != len(self._pending):
-            raise ValueError("one queued event per dedupe row")
-        result = await self.run_alone(accept_sql, *[[row[name] for row in rows] for name in (
-            "inbox_id", "external_id", "tenant_id", "received_at")], *self.outbox_arrays())
+        result = await self.store_alone(accept_sql, *[[row[name] for row in rows] for name in (
+            "inbox_id", "external_id", "tenant_id", "received_at")])
         return {(r["inbox_id"], r["external_id"]) for r in result}
 
     @property

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from meridian.db.uow import outbox_insert_sql
+from meridian.db.uow import stored_with_events_sql
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +26,8 @@ def store_detections_sql(outbox: str) -> str:
     ids, $4 languages, $5 confidences, $6 created_at; one per received event) and the outbox rows
     ($7…$12, one per detection, in the same order) of those stored (a received event detected before
     is left out); returns the received event ids stored."""
-    kept = ("JOIN (SELECT g.n FROM unnest($3::uuid[]) WITH ORDINALITY AS g(received_event_id, n) "
-            "JOIN stored USING (received_event_id)) AS kept ON kept.n = u.n")
-    return ("WITH stored AS (INSERT INTO detections (id, tenant_id, received_event_id, language, confidence, "
-            "created_at) SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::float8[], "
-            "$6::timestamptz[]) ON CONFLICT (received_event_id) DO NOTHING RETURNING received_event_id), "
-            f"events AS ({outbox_insert_sql(outbox, 7, join=kept)}) "
-            "SELECT received_event_id FROM stored")
+    return stored_with_events_sql(
+        outbox, "INSERT INTO detections (id, tenant_id, received_event_id, language, confidence, created_at) "
+                "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::float8[], "
+                "$6::timestamptz[]) ON CONFLICT (received_event_id) DO NOTHING",
+        keys=(("received_event_id", "$3::uuid[]"),), first_event=7)

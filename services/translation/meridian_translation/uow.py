@@ -18,8 +18,6 @@ class TranslationUow(SqlUnitOfWork):
         event ids stored. A message detected before is left out, and so is its event."""
         if not new:
             return set()
-        if len(new) != len(self._pending):
-            raise ValueError("one queued event per detection")
-        rows = await self.run_alone(store_detections_sql, *[[getattr(d, name) for d in new] for name in (
-            "id", "tenant_id", "received_event_id", "language", "confidence", "created_at")], *self.outbox_arrays())
+        rows = await self.store_alone(store_detections_sql, *[[getattr(d, name) for d in new] for name in (
+            "id", "tenant_id", "received_event_id", "language", "confidence", "created_at")])
         return {row["received_event_id"] for row in rows}
