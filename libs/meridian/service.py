@@ -1,5 +1,6 @@
 """ServiceKit: what every service's composition root needs — engine on its schema, unit of work,
-outbox relay, event consumers, migrations, health checks — so ``app.py::build`` stays short."""
+outbox relay, event consumers, migrations, health checks, fresh planner statistics — so
+``app.py::build`` stays short."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from meridian.bus.consumer import EventConsumer, EventSubscription
 from meridian.db.engine import make_engine
 from meridian.db.migrate import upgrade
 from meridian.db.outbox import OutboxRelay
+from meridian.db.statistics import StatisticsKeeper
 from meridian.db.uow import SqlUnitOfWork
 from meridian.http import problems
 from meridian.http.health import health_router
@@ -37,6 +39,7 @@ class ServiceKit:
         self.clock = infra.clock
         self.engine: AsyncEngine = make_engine(infra.platform.database_url, schema, pool_size=pool_size)
         self.relay = OutboxRelay(self.engine, outbox, infra.bus, schema)
+        self.statistics = StatisticsKeeper(self.engine, schema, interval=infra.platform.db_analyze_interval)
         self._uow_class = uow_class
         self._outbox = outbox
         self._processed = processed
@@ -83,8 +86,9 @@ class ServiceKit:
               tasks: Sequence[Callable[[], Awaitable[None]]] = (), seed: Callable[..., Awaitable[Any]] | None = None
               ) -> ServiceParts:
         consumers = [EventConsumer(s, self.bus, self.uow if s.uses_db else None) for s in subscriptions]
-        return ServiceParts(name=self.name, app=app, consumers=consumers, tasks=[self.relay.run, *tasks],
-                            migrate=self.migrate, close=self.engine.dispose, seed=seed, relay=self.relay)
+        return ServiceParts(name=self.name, app=app, consumers=consumers,
+                            tasks=[self.relay.run, self.statistics.run, *tasks], migrate=self.migrate,
+                            close=self.engine.dispose, seed=seed, relay=self.relay)
 
 
 async def _kit(request: Request) -> ServiceKit:

@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlparse
 import psutil
 
 from meridian.bus.memory import MemoryBus
-from meridian.db.engine import driver_url
 from meridian.db.outbox import OutboxRelay
 from meridian.runtime.banner import announce
 from meridian.runtime.checkpoint import BusCheckpoint
@@ -50,28 +49,6 @@ def forget_dead_users(pgdata: Path) -> None:
         handles.write_text(json.dumps(alive))
 
 
-# Settings of the PostgreSQL server this process owns. Autovacuum looks for tables to analyze every
-# minute by default; until it analyzes a fast-growing table, the plans PostgreSQL cached for the
-# services' prepared statements while the table was nearly empty stay, and some read the whole
-# table per consumer batch (ticket's messages: ~15 million rows read per 10 s at 550 msgs/s, a
-# minute after a fresh start). Every 5 s keeps a new platform's plans in step with its tables.
-EMBEDDED_SERVER_SETTINGS = {"autovacuum_naptime": "5s"}
-
-
-async def tune_embedded_postgres(database_url: str) -> None:
-    """Apply ``EMBEDDED_SERVER_SETTINGS`` to the embedded server (kept in its data folder);
-    ``database_url`` is the platform's (``asyncpg_url``)."""
-    import asyncpg
-
-    conn = await asyncpg.connect(driver_url(database_url))
-    try:
-        for name, value in EMBEDDED_SERVER_SETTINGS.items():
-            await conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
-        await conn.execute("SELECT pg_reload_conf()")
-    finally:
-        await conn.close()
-
-
 def asyncpg_url(uri: str) -> str:
     """embedded-postgres answers ``postgresql://postgres:@/postgres?host=<socket dir>``."""
     parsed = urlparse(uri)
@@ -98,7 +75,6 @@ class EmbeddedPlatform:
         if not platform.database_url:
             self._pg = await asyncio.to_thread(start_embedded_postgres, platform.data_dir.resolve())
             platform = platform.model_copy(update={"database_url": asyncpg_url(self._pg.get_uri())})
-            await tune_embedded_postgres(platform.database_url)
         self.platform = platform
         bus = MemoryBus(partitions=platform.kafka_partitions, retention=10_000)
         infra = Infra(platform=platform, bus=bus)
