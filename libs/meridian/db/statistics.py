@@ -4,12 +4,17 @@ PostgreSQL plans a statement from the statistics ANALYZE gathered. A table never
 planned as nearly empty, and the plans cached for the services' prepared statements keep that
 choice while the table grows: ticket's batch lookup of inbound messages then reads the whole of
 ``messages`` once per consumer batch (6.5 million rows in 8 s at 500 msgs/s, measured on a server
-with autovacuum off). Autovacuum normally analyzes a table once enough of it changed, but not on
-a server where it is off, and only once a minute by default. So every service checks its schema
-every few seconds with autovacuum's own rule and the server's own thresholds
-(``autovacuum_analyze_threshold`` + ``autovacuum_analyze_scale_factor`` × rows), and analyzes
-the tables past it. Where autovacuum keeps up, nothing is past it and the check is one catalog
-query. ANALYZE replaces the statistics, which invalidates the cached plans that used them.
+with autovacuum off). Autovacuum normally analyzes a table once a tenth of it changed, but not on a
+server where it is off, and only once a minute by default. So every service checks its schema
+every few seconds and analyzes the tables that changed more rows than their last ANALYZE saw
+(plus the server's ``autovacuum_analyze_threshold``, 50): a growing table is analyzed each time it
+doubles, which is what keeps its plans' shape; the finer upkeep stays autovacuum's. Where
+autovacuum keeps up, nothing is due and the check is one catalog query. ANALYZE replaces the
+statistics, which invalidates the cached plans that used them.
+
+Measured on distributed stacks at 500 msgs/s (after the benchmark's burst, four fresh stacks each,
+means): with this rule p50 51 / p99 92 ms and PostgreSQL 0.77–0.80 ms of CPU a message; with
+autovacuum's 10% rule 51 / 94 ms and 0.77–0.82 ms; without the keeper 61 / 104 ms and 0.91–1.00 ms.
 """
 
 from __future__ import annotations
@@ -22,14 +27,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger("meridian.db.statistics")
 
-# the tables of the schema whose rows changed since their last ANALYZE (by anyone) past the rule
-# autovacuum uses; reltuples is -1 until a table is first analyzed
+# the tables of the schema with more rows changed since their last ANALYZE (by anyone) than that
+# ANALYZE saw, plus the server's autovacuum_analyze_threshold; reltuples is -1 until a table is
+# first analyzed
 _DUE = text(
     "SELECT format('%I.%I', s.schemaname, s.relname) AS name FROM pg_stat_user_tables AS s "
     "JOIN pg_class AS c ON c.oid = s.relid "
     "WHERE s.schemaname = :schema AND s.n_mod_since_analyze > "
-    "current_setting('autovacuum_analyze_threshold')::float8 "
-    "+ current_setting('autovacuum_analyze_scale_factor')::float8 * greatest(c.reltuples, 0) "
+    "current_setting('autovacuum_analyze_threshold')::float8 + greatest(c.reltuples, 0) "
     "ORDER BY s.relname"
 )
 

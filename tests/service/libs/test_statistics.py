@@ -34,9 +34,9 @@ async def _analyzed(engine, table: str) -> bool:  # noqa: ANN001
             "WHERE schemaname = :schema AND relname = :table"), {"schema": SCHEMA, "table": table})
 
 
-async def test_tables_past_autovacuums_rule_are_analyzed_and_the_others_left(engine):
+async def test_tables_that_changed_more_rows_than_their_last_analyze_saw_are_analyzed(engine):
     keeper = StatisticsKeeper(engine, SCHEMA, interval=5)
-    await _insert(engine, busy, 200)   # past the rule: 50 rows + 10% of a table never analyzed (0)
+    await _insert(engine, busy, 200)   # due: over 50 rows changed, and never analyzed (0 rows seen)
     await _insert(engine, quiet, 20)
 
     assert await keeper.analyze_due() == [f"{SCHEMA}.busy"]
@@ -44,8 +44,8 @@ async def test_tables_past_autovacuums_rule_are_analyzed_and_the_others_left(eng
     assert not await _analyzed(engine, "quiet")
     assert await keeper.analyze_due() == []
 
-    # analyzed at 200 rows, busy is due again after 50 + 10% of 200 = 70 changed rows
-    await _insert(engine, busy, 60, first=1000)
+    # analyzed at 200 rows, busy is due again after 50 + 200 = 250 changed rows: when it has doubled
+    await _insert(engine, busy, 240, first=1000)
     assert await keeper.analyze_due() == []
     await _insert(engine, busy, 20, first=2000)
     assert await keeper.analyze_due() == [f"{SCHEMA}.busy"]
