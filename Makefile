@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 SERVICES := gateway ingest ticket routing translation knowledge-base compliance
 STAMP := $(VENV)/.installed
 
-.PHONY: install run run-distributed test test-unit test-service test-integration bench lint proto up down
+.PHONY: install run run-distributed test test-unit test-service test-integration bench bench-trace lint proto up down
 
 install: $(STAMP)
 
@@ -42,6 +42,10 @@ test-integration: install
 bench: install
 	bash scripts/ensure_local_services.sh
 	$(PY) bench/run.py
+
+bench-trace: install
+	bash scripts/ensure_local_services.sh
+	$(PY) bench/trace.py
 
 lint: install
 	$(VENV)/bin/ruff check libs services tests scripts bench

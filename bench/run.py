@@ -70,6 +70,8 @@ class Target:
     procs: list[subprocess.Popen] = field(default_factory=list)
     cleanup: list = field(default_factory=list)
     rss_mb: float | None = None
+    database_url: str | None = None  # distributed: the stack's database (bench/trace.py reads it)
+    pids: dict[str, int] = field(default_factory=dict)  # distributed: each process by name, the broker too
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -184,14 +186,16 @@ def start_distributed() -> Target:
     stack.start()
     base = stack.gateway_urls[0]
     token, inbox, secret = asyncio.run(provision(base))
-    target = Target("distributed", base, token, inbox, secret)
+    target = Target("distributed", base, token, inbox, secret, database_url=database_url(db),
+                    pids={**{label: p.pid for label, p in stack.procs.items()}, "tansu": broker.pid})
     target.rss_mb = sum(rss_mb(p.pid) for p in stack.procs.values())
     target.cleanup = [stack.stop, broker.stop, lambda: asyncio.run(drop_database(db))]
     return target
 
 
-async def measure(target: Target, *, count: int, rate: float | None) -> dict:
-    """Send ``count`` webhooks (paced at ``rate``/s when given) and time each until its WS frame."""
+async def measure(target: Target, *, count: int, rate: float | None, timeline: bool = False) -> dict:
+    """Send ``count`` webhooks (paced at ``rate``/s when given) and time each until its WS frame;
+    with ``timeline``, also each message's (seconds from the start to its 202, latency in ms)."""
     accepted: dict[str, float] = {}
     arrived: dict[str, float] = {}
     done = asyncio.Event()
@@ -252,7 +256,9 @@ async def measure(target: Target, *, count: int, rate: float | None) -> dict:
         end = max(arrived.values()) if arrived else time.perf_counter()
         reader_task.cancel()
     latencies = sorted((arrived[k] - accepted[k]) * 1000 for k in arrived if k in accepted)
-    return {
+    extra = {"timeline": sorted((accepted[k] - start, (arrived[k] - accepted[k]) * 1000)
+                                for k in arrived if k in accepted)} if timeline else {}
+    return extra | {
         "sent": count,
         "accepted": len(accepted),
         "failed": failures,

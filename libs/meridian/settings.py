@@ -25,7 +25,7 @@ class PlatformSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     database_url: str | None = None
-    db_analyze_interval: float = 5.0  # seconds between checks of a schema's planner statistics (0: off)
+    db_analyze_interval: float = 1.0  # seconds between a schema's planner statistics checks (0: off)
     kafka_bootstrap: str | None = None
     kafka_idempotence: bool = True
     kafka_partitions: int = 4

@@ -51,6 +51,10 @@ class TansuBroker:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def start(self, timeout: float = 10.0) -> None:
         if self.running:
             return

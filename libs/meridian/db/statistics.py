@@ -6,36 +6,44 @@ choice while the table grows: ticket's batch lookup of inbound messages then rea
 ``messages`` once per consumer batch (6.5 million rows in 8 s at 500 msgs/s, measured on a server
 with autovacuum off). Autovacuum normally analyzes a table once a tenth of it changed, but not on a
 server where it is off, and only once a minute by default. So every service checks its schema
-every few seconds and analyzes the tables that changed more rows than their last ANALYZE saw
+every second and analyzes a table that changed more rows than their last ANALYZE saw
 (plus the server's ``autovacuum_analyze_threshold``, 50): a growing table is analyzed each time it
 doubles, which is what keeps its plans' shape; the finer upkeep stays autovacuum's. Where
 autovacuum keeps up, nothing is due and the check is one catalog query. ANALYZE replaces the
 statistics, which invalidates the cached plans that used them.
 
-Measured on distributed stacks at 500 msgs/s (after the benchmark's burst, four fresh stacks each,
-means): with this rule p50 51 / p99 92 ms and PostgreSQL 0.77–0.80 ms of CPU a message; with
-autovacuum's 10% rule 51 / 94 ms and 0.77–0.82 ms; without the keeper 61 / 104 ms and 0.91–1.00 ms.
+A round analyzes one table, the one that most outgrew its statistics, and the services' rounds
+start at random phases: ANALYZE costs PostgreSQL a read of the table and every backend a new plan
+for each cached statement on it, and all of a service's tables grow together. Analyzing every due
+table of every service at once showed as a 150–300 ms bump in the webhook → WebSocket latency
+in both traced distributed runs that recorded when each table was analyzed (``make bench-trace``).
+
+What it saves grows with the tables: without it, on a server with autovacuum off, ticket read
+6.5–6.8 million rows of ``messages`` per 8 s at 500 msgs/s ten thousand messages into a run, and
+a sequential scan per batch reads the whole table however large it grows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger("meridian.db.statistics")
 
-# the tables of the schema with more rows changed since their last ANALYZE (by anyone) than that
-# ANALYZE saw, plus the server's autovacuum_analyze_threshold; reltuples is -1 until a table is
-# first analyzed
+# the table of the schema that most outgrew its last ANALYZE (by anyone): more rows changed since
+# than that ANALYZE saw, plus the server's autovacuum_analyze_threshold; reltuples is -1 until a
+# table is first analyzed
 _DUE = text(
     "SELECT format('%I.%I', s.schemaname, s.relname) AS name FROM pg_stat_user_tables AS s "
-    "JOIN pg_class AS c ON c.oid = s.relid "
-    "WHERE s.schemaname = :schema AND s.n_mod_since_analyze > "
-    "current_setting('autovacuum_analyze_threshold')::float8 + greatest(c.reltuples, 0) "
-    "ORDER BY s.relname"
+    "JOIN pg_class AS c ON c.oid = s.relid, "
+    "LATERAL (SELECT current_setting('autovacuum_analyze_threshold')::float8 + greatest(c.reltuples, 0) "
+    "AS rows) AS due "
+    "WHERE s.schemaname = :schema AND s.n_mod_since_analyze > due.rows "
+    "ORDER BY s.n_mod_since_analyze / due.rows DESC, s.relname LIMIT 1"
 )
 
 
@@ -51,21 +59,25 @@ class StatisticsKeeper:
     async def run(self) -> None:
         if self._interval <= 0:
             return
+        # the services start together: a random phase keeps their rounds, and their ANALYZE, apart
+        await asyncio.sleep(random.uniform(0, self._interval))
         while True:
-            await asyncio.sleep(self._interval)
             try:
                 await self.analyze_due()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database is away: the next round tries again
                 log.warning("checking table statistics failed", extra={"schema": self._schema, "error": repr(exc)})
+            await asyncio.sleep(self._interval)
 
-    async def analyze_due(self) -> list[str]:
-        """Analyze the tables past the rule now; returns their names (schema-qualified)."""
+    async def analyze_due(self) -> str | None:
+        """Analyze the table most past the rule, if any, now; returns its name (schema-qualified).
+        One table a round: an ANALYZE costs PostgreSQL a read of the table and every backend a new
+        plan for each cached statement on it, and all of a service's tables grow together."""
         async with self._engine.begin() as conn:
-            names = list((await conn.execute(_DUE, {"schema": self._schema})).scalars())
-            if names:  # quoted by format('%I') above
-                await conn.execute(text("ANALYZE " + ", ".join(names)))
-        if names:
-            log.debug("analyzed tables", extra={"schema": self._schema, "tables": names})
-        return names
+            name = (await conn.execute(_DUE, {"schema": self._schema})).scalar()
+            if name is not None:  # quoted by format('%I') above
+                await conn.execute(text(f"ANALYZE {name}"))
+        if name is not None:
+            log.debug("analyzed a table", extra={"schema": self._schema, "table": name})
+        return name

@@ -39,16 +39,26 @@ async def test_tables_that_changed_more_rows_than_their_last_analyze_saw_are_ana
     await _insert(engine, busy, 200)   # due: over 50 rows changed, and never analyzed (0 rows seen)
     await _insert(engine, quiet, 20)
 
-    assert await keeper.analyze_due() == [f"{SCHEMA}.busy"]
+    assert await keeper.analyze_due() == f"{SCHEMA}.busy"
     assert await _analyzed(engine, "busy")
     assert not await _analyzed(engine, "quiet")
-    assert await keeper.analyze_due() == []
+    assert await keeper.analyze_due() is None
 
     # analyzed at 200 rows, busy is due again after 50 + 200 = 250 changed rows: when it has doubled
     await _insert(engine, busy, 240, first=1000)
-    assert await keeper.analyze_due() == []
+    assert await keeper.analyze_due() is None
     await _insert(engine, busy, 20, first=2000)
-    assert await keeper.analyze_due() == [f"{SCHEMA}.busy"]
+    assert await keeper.analyze_due() == f"{SCHEMA}.busy"
+
+
+async def test_one_table_a_round_the_most_outgrown_first(engine):
+    keeper = StatisticsKeeper(engine, SCHEMA, interval=5)
+    await _insert(engine, busy, 100)
+    await _insert(engine, quiet, 300)
+    assert await keeper.analyze_due() == f"{SCHEMA}.quiet"   # 300 changed rows against 100
+    assert not await _analyzed(engine, "busy")
+    assert await keeper.analyze_due() == f"{SCHEMA}.busy"
+    assert await keeper.analyze_due() is None
 
 
 async def test_the_planner_learns_the_tables_size(engine):
