@@ -49,16 +49,3 @@ async def test_flow_end_to_end_embedded(embedded):
     base_url, _ = embedded
     async with CallbackServer() as callback:
         await run_flow(base_url, OPERATOR, callback)
-
-
-async def test_the_embedded_server_runs_autovacuum_every_few_seconds(embedded):
-    """Its own PostgreSQL gets EMBEDDED_SERVER_SETTINGS (autovacuum every 5 s, not every minute)."""
-    import asyncpg
-    from meridian.db.engine import driver_url
-
-    _, runtime = embedded
-    conn = await asyncpg.connect(driver_url(runtime.platform.database_url))
-    try:
-        assert await conn.fetchval("SHOW autovacuum_naptime") == "5s"
-    finally:
-        await conn.close()

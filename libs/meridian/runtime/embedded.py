@@ -14,7 +14,6 @@ from urllib.parse import parse_qs, urlparse
 import psutil
 
 from meridian.bus.memory import MemoryBus
-from meridian.db.engine import driver_url
 from meridian.db.outbox import OutboxRelay
 from meridian.runtime.banner import announce
 from meridian.runtime.checkpoint import BusCheckpoint
@@ -50,29 +49,6 @@ def forget_dead_users(pgdata: Path) -> None:
         handles.write_text(json.dumps(alive))
 
 
-# Settings of the PostgreSQL server this process owns. Autovacuum looks for work every minute by
-# default; every 5 s it vacuums and analyzes in small pieces, soon after a burst, instead of in big
-# ones in the middle of traffic. Without it, with the services' own statistics keeper
-# (meridian/db/statistics.py) in place, 2 of 10 embedded `make bench` runs stalled ~1.2 s during
-# the 500 msgs/s phase (p99 1,188 and 1,218 ms, the p50 unchanged); with it, none in 5 (p99 50–84
-# ms). Earlier sessions measured every bench of `make run` with it.
-EMBEDDED_SERVER_SETTINGS = {"autovacuum_naptime": "5s"}
-
-
-async def tune_embedded_postgres(database_url: str) -> None:
-    """Apply ``EMBEDDED_SERVER_SETTINGS`` to the embedded server (kept in its data folder);
-    ``database_url`` is the platform's (``asyncpg_url``)."""
-    import asyncpg
-
-    conn = await asyncpg.connect(driver_url(database_url))
-    try:
-        for name, value in EMBEDDED_SERVER_SETTINGS.items():
-            await conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
-        await conn.execute("SELECT pg_reload_conf()")
-    finally:
-        await conn.close()
-
-
 def asyncpg_url(uri: str) -> str:
     """embedded-postgres answers ``postgresql://postgres:@/postgres?host=<socket dir>``."""
     parsed = urlparse(uri)
@@ -99,7 +75,6 @@ class EmbeddedPlatform:
         if not platform.database_url:
             self._pg = await asyncio.to_thread(start_embedded_postgres, platform.data_dir.resolve())
             platform = platform.model_copy(update={"database_url": asyncpg_url(self._pg.get_uri())})
-            await tune_embedded_postgres(platform.database_url)
         self.platform = platform
         bus = MemoryBus(partitions=platform.kafka_partitions, retention=10_000)
         infra = Infra(platform=platform, bus=bus)
