@@ -6,8 +6,8 @@ choice while the table grows: ticket's batch lookup of inbound messages then rea
 ``messages`` once per consumer batch (6.5 million rows in 8 s at 500 msgs/s, measured on a server
 with autovacuum off). Autovacuum normally analyzes a table once a tenth of it changed, but not on a
 server where it is off, and only once a minute by default. So every service checks its schema
-every second and analyzes a table that changed more rows than their last ANALYZE saw
-(plus the server's ``autovacuum_analyze_threshold``, 50): a growing table is analyzed each time it
+every second and analyzes a table that holds more than twice the rows its last ANALYZE saw (plus
+the server's ``autovacuum_analyze_threshold``, 50): a growing table is analyzed each time it
 doubles, which is what keeps its plans' shape; the finer upkeep stays autovacuum's. Where
 autovacuum keeps up, nothing is due and the check is one catalog query. ANALYZE replaces the
 statistics, which invalidates the cached plans that used them.
@@ -34,16 +34,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 log = logging.getLogger("meridian.db.statistics")
 
-# the table of the schema that most outgrew its last ANALYZE (by anyone): more rows changed since
-# than that ANALYZE saw, plus the server's autovacuum_analyze_threshold; reltuples is -1 until a
+# the table of the schema that most outgrew its last ANALYZE (by anyone): more than twice the rows
+# that ANALYZE saw, plus the server's autovacuum_analyze_threshold. Rows, not changes: a small table
+# updated on every message (ticket's conversations) keeps its plans' shape; reltuples is -1 until a
 # table is first analyzed
 _DUE = text(
     "SELECT format('%I.%I', s.schemaname, s.relname) AS name FROM pg_stat_user_tables AS s "
     "JOIN pg_class AS c ON c.oid = s.relid, "
-    "LATERAL (SELECT current_setting('autovacuum_analyze_threshold')::float8 + greatest(c.reltuples, 0) "
+    "LATERAL (SELECT current_setting('autovacuum_analyze_threshold')::float8 + 2 * greatest(c.reltuples, 0) "
     "AS rows) AS due "
-    "WHERE s.schemaname = :schema AND s.n_mod_since_analyze > due.rows "
-    "ORDER BY s.n_mod_since_analyze / due.rows DESC, s.relname LIMIT 1"
+    "WHERE s.schemaname = :schema AND s.n_live_tup > due.rows "
+    "ORDER BY s.n_live_tup / due.rows DESC, s.relname LIMIT 1"
 )
 
 

@@ -34,9 +34,9 @@ async def _analyzed(engine, table: str) -> bool:  # noqa: ANN001
             "WHERE schemaname = :schema AND relname = :table"), {"schema": SCHEMA, "table": table})
 
 
-async def test_tables_that_changed_more_rows_than_their_last_analyze_saw_are_analyzed(engine):
+async def test_tables_that_doubled_since_their_last_analyze_are_analyzed(engine):
     keeper = StatisticsKeeper(engine, SCHEMA, interval=5)
-    await _insert(engine, busy, 200)   # due: over 50 rows changed, and never analyzed (0 rows seen)
+    await _insert(engine, busy, 200)   # due: over 50 rows, and never analyzed (0 rows seen)
     await _insert(engine, quiet, 20)
 
     assert await keeper.analyze_due() == f"{SCHEMA}.busy"
@@ -44,11 +44,22 @@ async def test_tables_that_changed_more_rows_than_their_last_analyze_saw_are_ana
     assert not await _analyzed(engine, "quiet")
     assert await keeper.analyze_due() is None
 
-    # analyzed at 200 rows, busy is due again after 50 + 200 = 250 changed rows: when it has doubled
+    # analyzed at 200 rows, busy is due again past 50 + 2 * 200 = 450 rows: when it has doubled
     await _insert(engine, busy, 240, first=1000)
     assert await keeper.analyze_due() is None
     await _insert(engine, busy, 20, first=2000)
     assert await keeper.analyze_due() == f"{SCHEMA}.busy"
+
+
+async def test_updates_alone_do_not_make_a_table_due(engine):
+    keeper = StatisticsKeeper(engine, SCHEMA, interval=5)
+    await _insert(engine, busy, 200)
+    assert await keeper.analyze_due() == f"{SCHEMA}.busy"
+    for _ in range(3):  # 600 changed rows, the same 200 rows
+        async with engine.begin() as conn:
+            await conn.execute(text(f"UPDATE {SCHEMA}.busy SET id = id + 100000"))
+            await conn.execute(text("SELECT pg_stat_force_next_flush()"))
+    assert await keeper.analyze_due() is None
 
 
 async def test_one_table_a_round_the_most_outgrown_first(engine):
