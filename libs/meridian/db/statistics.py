@@ -49,8 +49,8 @@ _DUE = text(
 
 
 class StatisticsKeeper:
-    """Analyzes the tables of ``schema`` that changed enough since their last ANALYZE, every
-    ``interval`` seconds (``MERIDIAN_DB_ANALYZE_INTERVAL``; 0 turns it off)."""
+    """Every ``interval`` seconds (``MERIDIAN_DB_ANALYZE_INTERVAL``; 0 turns it off), analyzes the
+    table of ``schema`` that most outgrew its last ANALYZE, if one holds twice the rows it saw."""
 
     def __init__(self, engine: AsyncEngine, schema: str, *, interval: float) -> None:
         self._engine = engine

@@ -1,4 +1,5 @@
-"""A service analyzes the tables of its schema that changed enough, whatever autovacuum does."""
+"""A service analyzes the tables of its schema that doubled since their last ANALYZE, whatever
+autovacuum does."""
 
 from __future__ import annotations
 
