@@ -73,8 +73,16 @@ def _emit_conversation_updated(uow: TicketUow, conversation: Conversation, chang
 
 
 async def prepare_inbound(events: list[tuple[Any, EventMeta]], uow: TicketUow) -> None:
-    """ticket.inbound, once per batch: look up the senders of all its messages in one statement, and
-    in one more give the messages their ids and learn the languages translation detected already."""
+    """ticket.inbound, once per batch of MessageReceived and MessageTranslated events, in four
+    statements: record the batch's detected languages and set those of the messages threaded
+    already (``_prepare_languages``); then look up the senders of its messages, and give the
+    messages their ids while learning the languages detected already, this batch's among them.
+
+    The languages go first so that a message and its language in one batch meet here, and the
+    message is stored with its language (its MessageCreated emitted at commit). Both halves are
+    paired in one transaction of one consumer group: two groups, each pairing its halves in its own
+    transaction, deadlocked on the same messages' rows (InboundLanguageRepository)."""
+    await _prepare_languages(events, uow)
     senders, threaded = [], []
     for message, meta in events:
         if isinstance(message, ingest_messages_v1.MessageReceived):
@@ -191,9 +199,9 @@ async def _open_conversation(uow: TicketUow, tenant_id: UUID, inbox_id: UUID, co
 # ============================================================================ step 4: MessageTranslated
 
 
-async def prepare_translations(events: list[tuple[Any, EventMeta]], uow: TicketUow) -> None:
-    """ticket.translations, once per batch: record its languages, and set those of the messages
-    threaded already, in two statements."""
+async def _prepare_languages(events: list[tuple[Any, EventMeta]], uow: TicketUow) -> None:
+    """Record a batch's detected languages, and set those of the messages threaded already, in two
+    statements."""
     detections = []
     for message, meta in events:
         if isinstance(message, translation_v1.MessageTranslated):

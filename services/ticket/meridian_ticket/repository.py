@@ -517,14 +517,19 @@ def _meet_sql(half: str, other: str, half_type: str) -> str:
     that hold the other half already are taken away (DELETE … RETURNING it); the others are stored,
     and an insert that meets a row another transaction committed meanwhile returns that row's other
     half (ON CONFLICT waits for it). Returns (received_event_id, other half or NULL, whether the
-    message was announced already as undetermined, whether the row is still there)."""
+    message was announced already as undetermined, whether the row is still there).
+
+    The rows are inserted in received event id order: two of these statements storing the same
+    events at once, each in its own batch's order, deadlocked when the orders crossed (each waiting
+    for a row the other had inserted), and PostgreSQL broke that only after ``deadlock_timeout``
+    (1 s). In one order the later statement only waits for the earlier's commit."""
     return (
         "WITH incoming AS (SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::" + half_type + "[]) AS u(r, t, h)), "
         "taken AS (DELETE FROM inbound_languages AS j USING incoming "
         f"WHERE j.received_event_id = incoming.r AND j.tenant_id = incoming.t AND j.{other} IS NOT NULL "
         f"RETURNING j.received_event_id, j.{other} AS other, j.settled_at IS NOT NULL AS settled), "
         f"kept AS (INSERT INTO inbound_languages (received_event_id, tenant_id, {half}) "
-        "SELECT r, t, h FROM incoming WHERE r NOT IN (SELECT received_event_id FROM taken) "
+        "SELECT r, t, h FROM incoming WHERE r NOT IN (SELECT received_event_id FROM taken) ORDER BY r "
         f"ON CONFLICT (received_event_id) DO UPDATE SET {half} = EXCLUDED.{half} "
         "WHERE inbound_languages.tenant_id = EXCLUDED.tenant_id "
         f"RETURNING received_event_id, {other} AS other, settled_at IS NOT NULL AS settled) "
@@ -563,7 +568,7 @@ class Threaded(NamedTuple):
 
 class InboundLanguageRepository:
     """Joins an inbound message (stored by ticket.inbound) to its language (detected by translation
-    from the same MessageReceived and handled by ticket.translations), whichever comes first.
+    from the same MessageReceived, also read by ticket.inbound), whichever comes first.
 
     Each side stores its half under the received event's id, or takes the row away when the other
     half is there already. Both sides run one statement per batch; two transactions that bring the
@@ -603,7 +608,7 @@ class InboundLanguageRepository:
     async def _meet(self, sql: str, halves: Sequence[tuple[UUID, UUID, Any]]) -> dict[UUID, tuple[Any, bool]]:
         if not halves:
             return {}
-        received, tenants, values = zip(*halves, strict=True)
+        received, tenants, values = zip(*sorted(halves, key=lambda half: half[0]), strict=True)  # see _meet_sql
         rows = await self.db.fetch(sql, list(received), list(tenants), list(values))
         met = {row["received_event_id"]: (row["other"], row["settled"]) for row in rows}
         left_over = [row["received_event_id"] for row in rows if row["left_over"] and row["other"] is not None]

@@ -11,9 +11,10 @@ one statement (``lock_conversations``); each handler takes its conversation once
 again (locked already, and changed by the earlier one).
 
 An inbound message and its language arrive apart: ticket.inbound threads the message of a
-MessageReceived while translation detects its language from the same event. Each batch records its
-halves in one statement (``thread_inbound`` for new message ids, ``detect_inbound`` for languages);
-the half that comes second finds the first (``inbound_message``, ``inbound_detected``). A message
+MessageReceived while translation detects its language from the same event, which ticket.inbound
+reads too. Each batch records its halves in one statement each (``detect_inbound`` for languages,
+then ``thread_inbound`` for new message ids); the half that comes second, in a later batch or later
+in the same one, finds the first (``inbound_message``, ``inbound_detected``). A message
 whose language came too late was announced as undetermined (meridian_ticket.language_deadline); its
 detection, when it comes, corrects it.
 
@@ -121,7 +122,7 @@ class TicketUow(SqlUnitOfWork):
 
     async def inbound_message(self, received_event_id: UUID, tenant_id: UUID) -> tuple[UUID, str | None]:
         """The id for the message of this MessageReceived, and its language when translation's
-        detection came first (else None: ticket.translations will set it)."""
+        detection came first (else None: the detection, when it comes, will set it)."""
         if received_event_id not in self._threaded:
             await self.thread_inbound([(received_event_id, tenant_id)])
         return self._threaded.pop(received_event_id)

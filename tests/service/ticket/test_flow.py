@@ -193,7 +193,7 @@ async def test_bad_or_foreign_detections_change_nothing(ticket):
     await ticket.publish(translation_v1.MessageTranslated(received_event_id="nope", detected_language="es"),
                          key="k", tenant_id=tenant)
     await ticket.drained()
-    [dead] = [r for r in ticket.bus.records("ticket.translations.dlq")
+    [dead] = [r for r in ticket.bus.records("ticket.inbound.dlq")
               if dict(r.headers)["ce_tenant"] == str(tenant).encode()]
     assert dict(dead.headers)["x-dlq-reason"].decode().startswith("EventInvalid")
     # another tenant's received event: its message is not given this tenant's language
@@ -420,3 +420,74 @@ async def test_the_deadline_skips_a_message_whose_language_is_arriving_meanwhile
         assert await asyncio.wait_for(deadline.run_once(), 5) == 0           # skipped, not waited for
         await applying.commit()
     assert await deadline.run_once() == 0 and await waiting_languages(ticket) == 0
+
+
+async def test_messages_and_their_languages_arriving_together_and_crossed_meet_without_deadlocks(ticket, monkeypatch):
+    """Many messages and their languages published at once, the languages in the opposite order and
+    each round switching the conversations' language: every message is announced once, in its
+    language, and no transaction of ticket ever hit a deadlock. (Two transactions pairing halves in
+    opposite orders deadlocked; PostgreSQL breaks a deadlock only after ``deadlock_timeout``, 1 s,
+    which the platform's agents saw as a 1.1–1.4 s stall.)"""
+    from meridian.bus.consumer import EventConsumer, is_transient_conflict
+
+    conflicts: list[BaseException] = []
+    run = EventConsumer._run
+
+    async def recording(self, events):
+        try:
+            return await run(self, events)
+        except Exception as exc:
+            if is_transient_conflict(exc):
+                conflicts.append(exc)
+            raise
+
+    monkeypatch.setattr(EventConsumer, "_run", recording)
+    await ticket.reset()
+    tenant, inbox = uuid.uuid4(), uuid.uuid4()
+    senders, rounds = 100, 12
+    for n in range(rounds):
+        language = ("es", "de")[n % 2]
+        messages, languages = [], []
+        for i in range(senders):
+            msg = received(inbox, sender_id=f"cust-{i}", text=f"round {n}")
+            meta = new_meta(msg, tenant_id=str(tenant), source="test", key=f"{inbox}:cust-{i}")
+            messages.append(to_record("ingest.messages.v1", msg, meta))
+            found = detected(str(meta.id), language)
+            languages.append(to_record("translation.messages.v1", found, new_meta(
+                found, tenant_id=str(tenant), source="test", key=f"{inbox}:cust-{i}")))
+        # the languages a little after their messages, in the opposite order: each round a different
+        # delay, so that in some the two pairing statements run at the same time
+        await ticket.bus.publish(messages)
+        await asyncio.sleep(0.001 * (n % 6))
+        await ticket.bus.publish(languages[::-1])
+        await ticket.drained(timeout=60)
+    await ticket.drained(timeout=60)
+
+    announced = created(ticket, tenant)
+    assert len(announced) == senders * rounds
+    assert {(m.text, m.language) for m in announced} == {(f"round {n}", ("es", "de")[n % 2]) for n in range(rounds)}
+    assert conflicts == []
+
+
+async def test_two_transactions_pairing_many_halves_in_opposite_orders_do_not_deadlock(ticket):
+    """Each pairing statement takes its rows in received-event order, whatever order its batch came
+    in: two of them running at once over the same events, one given them reversed, wait for each
+    other at most (the later one for the earlier's commit); neither is broken as a deadlock."""
+    from meridian_ticket.uow import TicketUow
+
+    await ticket.reset()
+    tenant = uuid.uuid4()
+    received_ids = [uuid.uuid4() for _ in range(3000)]
+    async with ticket.kit.uow() as a, ticket.kit.uow() as b:
+        assert isinstance(a, TicketUow) and isinstance(b, TicketUow)
+
+        async def messages_then_commit():
+            await a.inbound_languages.thread([(r, tenant, uuid.uuid4()) for r in received_ids])
+            await a.commit()
+
+        async def languages_then_commit():
+            await b.inbound_languages.detect([(r, tenant, "es") for r in reversed(received_ids)])
+            await b.commit()
+
+        await asyncio.gather(messages_then_commit(), languages_then_commit())
+    assert await waiting_languages(ticket) == 0                       # every pair met, once
