@@ -297,51 +297,6 @@ async def test_one_group_splits_partitions_without_duplicates(new_bus: Callable[
     }
 
 
-async def test_one_group_on_two_topics_gives_one_member_a_key_of_both(new_bus: Callable[[], Bus],
-                                                                     backend: Backend) -> None:
-    """Co-partitioning: a group reading two topics of as many partitions gives each member the same
-    partition numbers of both, so the records of one key on either topic reach one member (ticket
-    pairs a message and its language that way). Three members, which Kafka's round-robin assignor
-    would split across the two topics."""
-    t1, t2, group = unique("t"), unique("t"), unique("g")
-    bus = new_bus()
-    members = [Collector() for _ in range(3)]
-    for i, member in enumerate(members):
-        bus.subscribe(Subscription([t1, t2], group=group, handler=member, name=f"m{i}"))
-    await bus.start()
-
-    def all_active() -> bool:
-        return all(any(r.value.startswith(b"w") for r in m.records) for m in members)
-
-    deadline, warmups = time.monotonic() + 30, 0
-    while not all_active():
-        assert time.monotonic() < deadline, "every member never received records"
-        for topic in (t1, t2):
-            await bus.publish(records(topic, 16, keys=16, prefix=f"w{warmups}-"))
-        warmups += 1
-        for _ in range(10):
-            if all_active():
-                break
-            await asyncio.sleep(0.02)
-
-    sent = records(t1, 120, keys=40) + records(t2, 120, keys=40)
-    await bus.publish(sent)
-
-    def real(c: Collector) -> list[Record]:
-        return [r for r in c.records if r.value.startswith(b"v")]
-
-    await wait_until(lambda: sum(len(real(m)) for m in members) >= 240, what="240 records")
-    await backend.settle(bus, [group], [t1, t2], [r for m in members for r in m.records])
-
-    owners: dict[tuple[str, bytes | None], set[int]] = defaultdict(set)
-    for i, member in enumerate(members):
-        for r in real(member):
-            owners[(r.topic, r.key)].add(i)
-    assert len(owners) == 80
-    for key in {k for _, k in owners}:
-        assert owners[(t1, key)] == owners[(t2, key)] and len(owners[(t1, key)]) == 1, key
-
-
 async def test_failed_batches_are_redelivered_and_nothing_is_lost(new_bus: Callable[[], Bus], backend: Backend) -> None:
     topic, group = unique("t"), unique("g")
     bus = new_bus()

@@ -5,8 +5,6 @@ Semantics (both implementations, checked by tests/contract/test_bus_conformance.
   same key are delivered in the order they were published;
 - each consumer group receives every record of its topics once it is committed; two groups are
   independent;
-- co-partitioning: a group reading several topics of as many partitions gives each member the same
-  partition numbers of each, so a key's records on all of them reach one member;
 - at-least-once: a batch is committed only after the handler returned; if the handler raises, the
   same records (from the last committed offset) are delivered again after a short pause;
 - ``from_latest`` groups start at the end of the topic (used for per-process fan-out groups);

@@ -17,8 +17,6 @@
   that does not finish within ``COMMIT_TIMEOUT`` also rebuilds it: aiokafka retries a commit to a
   topic the broker no longer knows (a restarted ``memory://`` Tansu) forever; the rebuilt consumer
   re-creates the topics, and the uncommitted batch comes again to idempotent consumers.
-- Partitions are assigned by range, so a group reading topics of as many partitions has each key
-  of all of them at one member (base.py).
 """
 
 from __future__ import annotations
@@ -33,8 +31,6 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.coordinator.assignors.range import RangePartitionAssignor
-from aiokafka.coordinator.assignors.roundrobin import RoundRobinPartitionAssignor
 from aiokafka.errors import (
     IllegalStateError,
     KafkaError,
@@ -331,10 +327,6 @@ class KafkaBus(Bus):
                                   else self._fetch_max_wait_ms),
             "retry_backoff_ms": 100,
             "request_timeout_ms": 15_000,
-            # the range assignor gives a member the same partition numbers of every topic of its
-            # group (co-partitioning: base.py); round-robin, aiokafka's default, only when a member
-            # of the group knows no other (during an upgrade from a version without range)
-            "partition_assignment_strategy": (RangePartitionAssignor, RoundRobinPartitionAssignor),
         }
 
 

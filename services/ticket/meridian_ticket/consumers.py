@@ -1,11 +1,4 @@
-"""Ticket's event subscriptions (one consumer group per purpose).
-
-An inbound message and its detected language are one purpose: ``ticket.inbound`` reads both topics,
-whose events carry the same key (the sender's thread) and so the same partition number, and its
-members are given the same partitions of both (the buses' assignors), so one member handles both
-halves of a message, one batch after another. As two groups, each with its own transactions, they
-paired the halves of the same messages at the same moment and deadlocked (handlers.prepare_inbound).
-"""
+"""Ticket's event subscriptions (one consumer group per purpose)."""
 
 from __future__ import annotations
 
@@ -22,13 +15,16 @@ from meridian_ticket.handlers import (
     on_message_translated,
     prepare_assignments,
     prepare_inbound,
+    prepare_translations,
 )
 
 SUBSCRIPTIONS = [
-    EventSubscription(topics=["ingest.messages.v1", "translation.messages.v1"], group="ticket.inbound",
-                      handlers={ingest_messages_v1.MessageReceived: on_message_received,
-                                translation_v1.MessageTranslated: on_message_translated},
+    EventSubscription(topics=["ingest.messages.v1"], group="ticket.inbound",
+                      handlers={ingest_messages_v1.MessageReceived: on_message_received},
                       prepare=prepare_inbound),
+    EventSubscription(topics=["translation.messages.v1"], group="ticket.translations",
+                      handlers={translation_v1.MessageTranslated: on_message_translated},
+                      prepare=prepare_translations),
     EventSubscription(topics=["routing.assignments.v1"], group="ticket.assignments",
                       handlers={assignments_v1.AssignmentDecided: on_assignment_decided},
                       prepare=prepare_assignments, background=True),   # trails message.created

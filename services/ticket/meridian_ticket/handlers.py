@@ -73,16 +73,10 @@ def _emit_conversation_updated(uow: TicketUow, conversation: Conversation, chang
 
 
 async def prepare_inbound(events: list[tuple[Any, EventMeta]], uow: TicketUow) -> None:
-    """ticket.inbound, once per batch of MessageReceived and MessageTranslated events, in four
-    statements: record the batch's detected languages and set those of the messages threaded
-    already (``_prepare_languages``); then look up the senders of its messages, and give the
-    messages their ids while learning the languages detected already, this batch's among them.
-
-    The languages go first so that a message and its language in one batch meet here, and the
-    message is stored with its language (its MessageCreated emitted at commit). Both halves are
-    paired in one transaction of one consumer group: two groups, each pairing its halves in its own
-    transaction, deadlocked on the same messages' rows (InboundLanguageRepository)."""
-    await _prepare_languages(events, uow)
+    """ticket.inbound, once per batch: look up the senders of all its messages in one statement; in
+    one more give the messages their ids and learn the languages translation detected already; then
+    lock the conversations found, in id order (``TicketUow.lock_inbound_conversations``), after
+    the pairing statement, as ticket.translations locks its conversations after its own."""
     senders, threaded = [], []
     for message, meta in events:
         if isinstance(message, ingest_messages_v1.MessageReceived):
@@ -94,6 +88,7 @@ async def prepare_inbound(events: list[tuple[Any, EventMeta]], uow: TicketUow) -
             threaded.append((meta.id, sender.tenant_id))
     await uow.prefetch_inbound(senders)
     await uow.thread_inbound(threaded)
+    await uow.lock_inbound_conversations()
 
 
 def _inbound_sender(message: ingest_messages_v1.MessageReceived, meta: EventMeta
@@ -199,9 +194,9 @@ async def _open_conversation(uow: TicketUow, tenant_id: UUID, inbox_id: UUID, co
 # ============================================================================ step 4: MessageTranslated
 
 
-async def _prepare_languages(events: list[tuple[Any, EventMeta]], uow: TicketUow) -> None:
-    """Record a batch's detected languages, and set those of the messages threaded already, in two
-    statements."""
+async def prepare_translations(events: list[tuple[Any, EventMeta]], uow: TicketUow) -> None:
+    """ticket.translations, once per batch: record its languages, and set those of the messages
+    threaded already, in two statements."""
     detections = []
     for message, meta in events:
         if isinstance(message, translation_v1.MessageTranslated):

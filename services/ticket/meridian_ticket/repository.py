@@ -8,7 +8,7 @@ of concurrent consumers) that touch the same contact or conversation converge on
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -282,9 +282,15 @@ _SET_LANGUAGE = update(conversations).where(
          ).returning(*conversations.c)
 
 
+_LOCK_IN_ORDER = "SELECT id FROM conversations WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE"
+_LOCK_OF_MESSAGES_IN_ORDER = ("SELECT id FROM conversations WHERE id IN (SELECT conversation_id FROM messages "
+                              "WHERE id = ANY($1::uuid[])) ORDER BY id FOR NO KEY UPDATE")
+
+
 class ConversationRepository:
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, db: asyncpg.Connection) -> None:
         self.conn = conn
+        self.db = db  # the driver connection beneath conn
 
     async def add_with_ticket(self, conversation: Conversation, ticket: Ticket) -> bool:
         """Open a conversation and its ticket in one statement; False when the contact already has
@@ -338,6 +344,27 @@ class ConversationRepository:
             found[(conversation.tenant_id, conversation.id)] = (
                 conversation, _ticket(row, "t_") if row.t_id is not None else None)
         return found
+
+    async def lock_in_order(self, conversation_ids: Collection[UUID]) -> None:
+        """Lock these conversations (FOR NO KEY UPDATE), in id order, before the transaction writes
+        any of them.
+
+        Every transaction of ticket that writes several conversations takes their locks in id
+        order, all at once: ticket.inbound here (its handlers change languages, then its messages
+        bump their conversations at commit, each in its own order), ticket.translations in
+        ``lock_of_messages_in_order``, ticket.assignments in ``lock_with_tickets``. In their own
+        orders, an inbound batch and a translations batch writing the same conversations
+        deadlocked, and PostgreSQL broke that only after ``deadlock_timeout`` (1 s)."""
+        if conversation_ids:
+            await self.db.execute(_LOCK_IN_ORDER, sorted(conversation_ids))
+
+    async def lock_of_messages_in_order(self, message_ids: Collection[UUID]) -> None:
+        """``lock_in_order`` for the conversations of these messages. A statement of its own, before
+        the statement that reads what the handlers decide by (``MessageRepository.
+        set_detected_languages``): that one's snapshot is then taken after the wait for a lock, so
+        it sees the messages the transaction waited for."""
+        if message_ids:
+            await self.db.execute(_LOCK_OF_MESSAGES_IN_ORDER, list(message_ids))
 
     async def save(self, conversation: Conversation, ticket: Ticket | None = None) -> None:
         """Write a conversation's mutable fields (and its ticket's) in one statement."""
@@ -568,7 +595,7 @@ class Threaded(NamedTuple):
 
 class InboundLanguageRepository:
     """Joins an inbound message (stored by ticket.inbound) to its language (detected by translation
-    from the same MessageReceived, also read by ticket.inbound), whichever comes first.
+    from the same MessageReceived and handled by ticket.translations), whichever comes first.
 
     Each side stores its half under the received event's id, or takes the row away when the other
     half is there already. Both sides run one statement per batch; two transactions that bring the

@@ -101,9 +101,9 @@ Index("uq_messages_tenant_id_inbox_id_external_id", messages.c.tenant_id, messag
       unique=True, postgresql_where=messages.c.external_id.is_not(None))
 
 # An inbound message is threaded (ticket.inbound) while translation detects its language from the same
-# MessageReceived (its MessageTranslated, read by ticket.inbound too): each half is kept here, under
-# that event's id, until the other arrives, and the transaction that brings the second half takes the
-# row away (meridian_ticket.repository.InboundLanguageRepository). A message that waited too long is announced
+# MessageReceived (ticket.translations): each half is kept here, under that event's id, until the
+# other arrives, and the transaction that brings the second half takes the row away
+# (meridian_ticket.repository.InboundLanguageRepository). A message that waited too long is announced
 # with the undetermined language and its row kept, marked settled, so a detection that comes later
 # still finds it and corrects the message (meridian_ticket.language_deadline).
 inbound_languages = Table(

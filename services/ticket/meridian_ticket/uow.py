@@ -11,10 +11,9 @@ one statement (``lock_conversations``); each handler takes its conversation once
 again (locked already, and changed by the earlier one).
 
 An inbound message and its language arrive apart: ticket.inbound threads the message of a
-MessageReceived while translation detects its language from the same event, which ticket.inbound
-reads too. Each batch records its halves in one statement each (``detect_inbound`` for languages,
-then ``thread_inbound`` for new message ids); the half that comes second, in a later batch or later
-in the same one, finds the first (``inbound_message``, ``inbound_detected``). A message
+MessageReceived while translation detects its language from the same event. Each batch records its
+halves in one statement (``thread_inbound`` for new message ids, ``detect_inbound`` for languages);
+the half that comes second finds the first (``inbound_message``, ``inbound_detected``). A message
 whose language came too late was announced as undetermined (meridian_ticket.language_deadline); its
 detection, when it comes, corrects it.
 
@@ -62,7 +61,7 @@ class TicketUow(SqlUnitOfWork):
 
     def bind(self, conn: AsyncConnection) -> None:
         self.contacts = ContactRepository(conn, self.db)
-        self.conversations = ConversationRepository(conn)
+        self.conversations = ConversationRepository(conn, self.db)
         self.messages = MessageRepository(conn, self.db)
         self.tickets = TicketRepository(conn)
         self.inbound_languages = InboundLanguageRepository(self.db)
@@ -84,6 +83,12 @@ class TicketUow(SqlUnitOfWork):
         """Look up a batch's senders in one statement (see ``inbound_lookup``)."""
         todo = list(dict.fromkeys(senders))
         self._inbound.update(zip(todo, await self.contacts.lookup_inbound(todo), strict=True))
+
+    async def lock_inbound_conversations(self) -> None:
+        """Lock the open conversations the batch's lookups found (``prefetch_inbound``), in id order,
+        before its handlers write any (``ConversationRepository.lock_in_order``)."""
+        await self.conversations.lock_in_order({conversation.id for lookup in self._inbound.values()
+                                                for conversation in lookup.open_conversations.values()})
 
     async def lock_conversations(self, keys: Sequence[tuple[UUID, UUID]]) -> None:
         """Lock and read a batch's conversations ``(tenant_id, id)`` with their tickets in one statement."""
@@ -122,7 +127,7 @@ class TicketUow(SqlUnitOfWork):
 
     async def inbound_message(self, received_event_id: UUID, tenant_id: UUID) -> tuple[UUID, str | None]:
         """The id for the message of this MessageReceived, and its language when translation's
-        detection came first (else None: the detection, when it comes, will set it)."""
+        detection came first (else None: ticket.translations will set it)."""
         if received_event_id not in self._threaded:
             await self.thread_inbound([(received_event_id, tenant_id)])
         return self._threaded.pop(received_event_id)
@@ -134,6 +139,8 @@ class TicketUow(SqlUnitOfWork):
         found = await self.inbound_languages.detect(list(todo.values()))
         for received in todo:
             self._detected_inbound[received] = found.get(received)
+        await self.conversations.lock_of_messages_in_order(
+            [threaded.message_id for r in todo if (threaded := found.get(r)) is not None])
         await self.detect_languages([(t, threaded.message_id, language, threaded.announced)
                                      for r, t, language in todo.values() if (threaded := found.get(r)) is not None])
 

@@ -193,7 +193,7 @@ async def test_bad_or_foreign_detections_change_nothing(ticket):
     await ticket.publish(translation_v1.MessageTranslated(received_event_id="nope", detected_language="es"),
                          key="k", tenant_id=tenant)
     await ticket.drained()
-    [dead] = [r for r in ticket.bus.records("ticket.inbound.dlq")
+    [dead] = [r for r in ticket.bus.records("ticket.translations.dlq")
               if dict(r.headers)["ce_tenant"] == str(tenant).encode()]
     assert dict(dead.headers)["x-dlq-reason"].decode().startswith("EventInvalid")
     # another tenant's received event: its message is not given this tenant's language
@@ -491,3 +491,51 @@ async def test_two_transactions_pairing_many_halves_in_opposite_orders_do_not_de
 
         await asyncio.gather(messages_then_commit(), languages_then_commit())
     assert await waiting_languages(ticket) == 0                       # every pair met, once
+
+
+async def test_an_inbound_batch_and_a_translations_batch_changing_the_same_conversations_do_not_deadlock(ticket):
+    """ticket.inbound's batch changes conversation 1, then 2 (its messages' languages came first);
+    meanwhile ticket.translations' batch changes 2, then 1 (older messages' languages, late). Each
+    locks all its conversations, in id order, before it writes any: the later batch waits for the
+    earlier one's commit instead of both waiting for each other until PostgreSQL breaks a deadlock."""
+    from meridian_ticket import handlers
+
+    await ticket.reset()
+    tenant, inbox = uuid.uuid4(), uuid.uuid4()
+    late = [await receive(ticket, tenant, received(inbox, sender_id=f"cust-{i}")) for i in (1, 2)]
+    new = []
+    for i in (1, 2):   # newer messages, whose languages translation detected first
+        msg = received(inbox, sender_id=f"cust-{i}")
+        new.append((msg, new_meta(msg, tenant_id=str(tenant), source="test", key=f"{inbox}:cust-{i}")))
+        await ticket.publish(detected(str(new[-1][1].id), "de"), key=f"{inbox}:cust-{i}", tenant_id=tenant)
+    await ticket.drained()
+    languages = [(found, new_meta(found, tenant_id=str(tenant), source="test", key=str(meta.id)))
+                 for found, meta in ((detected(str(meta.id), "fr"), meta) for meta in late[::-1])]
+
+    async def handle(uow, events, pause):
+        for message, meta in events:
+            uow.cause = meta
+            if isinstance(message, translation_v1.MessageTranslated):
+                await handlers.on_message_translated(message, meta, uow)
+            else:
+                await handlers.on_message_received(message, meta, uow)
+            await asyncio.sleep(pause)
+        uow.cause = None
+        await uow.commit()
+
+    async def inbound():
+        async with ticket.kit.uow() as uow:
+            await handlers.prepare_inbound(new, uow)
+            await handle(uow, new, 0.15)
+
+    async def translations():
+        await asyncio.sleep(0.05)
+        async with ticket.kit.uow() as uow:
+            await handlers.prepare_translations(languages, uow)
+            await handle(uow, languages, 0.15)
+
+    await asyncio.wait_for(asyncio.gather(inbound(), translations()), 30)
+    await ticket.drained()
+    conversations = (await get_json(ticket, tenant, "/api/v1/conversations"))["items"]
+    assert sorted(c["language"] for c in conversations) == ["de", "de"]     # the newest messages' language
+    assert sorted(m.language for m in created(ticket, tenant)) == ["de", "de", "fr", "fr"]
