@@ -13,9 +13,11 @@ again (locked already, and changed by the earlier one).
 An inbound message and its language arrive apart: ticket.inbound threads the message of a
 MessageReceived while translation detects its language from the same event. Each batch records its
 halves in one statement (``thread_inbound`` for new message ids, ``detect_inbound`` for languages);
-the half that comes second finds the first (``inbound_message``, ``inbound_detected``). A message
-whose language came too late was announced as undetermined (meridian_ticket.language_deadline); its
-detection, when it comes, corrects it.
+the half that comes second finds the first (``inbound_message``, ``inbound_detected``). After its
+pairing statement, each batch locks the conversations it may write, in id order, before writing any
+(``lock_inbound_conversations``; ``detect_inbound``), so that the two groups' batches never wait for
+each other in a cycle. A message whose language came too late was announced as undetermined
+(meridian_ticket.language_deadline); its detection, when it comes, corrects it.
 
 A batch of MessageTranslated events whose messages are threaded sets their languages in one
 statement (``detect_languages``, run before the handlers); each handler then takes its message's
