@@ -130,7 +130,12 @@ class EventConsumer:
                 except Exception as exc:
                     if is_transient_conflict(exc) and attempt < BATCH_CONFLICT_RETRIES:
                         # a deadlock or serialization failure with another group's transaction:
-                        # the batch itself is fine, so retry it whole rather than event by event
+                        # the batch itself is fine, so retry it whole rather than event by event.
+                        # Logged: a deadlock costs PostgreSQL's deadlock_timeout (1 s) before it is
+                        # broken, which agents see as a stall, and it means two transactions take
+                        # their locks in different orders, which is worth fixing.
+                        log.warning("batch hit a deadlock or serialization failure, retrying it",
+                                    extra={"group": self.sub.group, "attempt": attempt, "error": repr(exc)[:300]})
                         await asyncio.sleep(self._base_backoff * attempt)
                         continue
                     log.info("batch failed, retrying one by one",

@@ -1,6 +1,9 @@
-"""Subscriptions without a DB: after_batch gets what the batch's handlers returned, and only theirs."""
+"""Subscriptions without a DB: after_batch gets what the batch's handlers returned, and only theirs;
+a batch that hits a deadlock is retried whole, and the deadlock is logged."""
 
 from __future__ import annotations
+
+import logging
 
 from meridian.bus.base import Record
 from meridian.bus.consumer import EventConsumer, EventSubscription
@@ -39,3 +42,29 @@ async def test_after_batch_gets_the_results_of_the_batch_that_succeeded_only():
     # the batch failed at its third event: retried one by one, each event's result sent on its own,
     # and nothing the failed attempt produced is sent again
     assert sent == [["m0"], ["m1"], ["m3"]]
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"
+
+
+async def test_a_batch_that_hits_a_deadlock_is_retried_whole_and_the_deadlock_is_logged(caplog):
+    sent: list[list[str]] = []
+    failures = [_Deadlock("deadlock detected")]
+
+    async def handler(message, meta):  # noqa: ANN001
+        if message.text == "b" and failures:
+            raise failures.pop()
+        return message.message_id
+
+    async def after_batch(results: list[str]) -> None:
+        sent.append(results)
+
+    sub = EventSubscription(topics=["ticket.messages.v1"], group="push", uses_db=False, after_batch=after_batch,
+                            handlers={messages_v1.MessageThreaded: handler})
+    consumer = EventConsumer(sub, MemoryBus(), None, max_attempts=2, base_backoff=0.001)
+    with caplog.at_level(logging.WARNING, logger="meridian.consumer"):
+        await consumer.handle_batch(_records("a", "b"))
+    assert sent == [["m0", "m1"]]                      # the second attempt, whole
+    [warning] = [r for r in caplog.records if "deadlock" in r.getMessage()]
+    assert (warning.group, warning.attempt) == ("push", 1) and "deadlock detected" in warning.error
