@@ -356,7 +356,7 @@ class ConversationRepository:
         orders, an inbound batch and a translations batch writing the same conversations
         deadlocked, and PostgreSQL broke that only after ``deadlock_timeout`` (1 s)."""
         if conversation_ids:
-            await self.db.execute(_LOCK_IN_ORDER, sorted(conversation_ids))
+            await self.db.execute(_LOCK_IN_ORDER, list(conversation_ids))
 
     async def lock_of_messages_in_order(self, message_ids: Collection[UUID]) -> None:
         """``lock_in_order`` for the conversations of these messages. A statement of its own, before
@@ -635,7 +635,7 @@ class InboundLanguageRepository:
     async def _meet(self, sql: str, halves: Sequence[tuple[UUID, UUID, Any]]) -> dict[UUID, tuple[Any, bool]]:
         if not halves:
             return {}
-        received, tenants, values = zip(*sorted(halves, key=lambda half: half[0]), strict=True)  # see _meet_sql
+        received, tenants, values = zip(*halves, strict=True)
         rows = await self.db.fetch(sql, list(received), list(tenants), list(values))
         met = {row["received_event_id"]: (row["other"], row["settled"]) for row in rows}
         left_over = [row["received_event_id"] for row in rows if row["left_over"] and row["other"] is not None]

@@ -141,10 +141,10 @@ class TicketUow(SqlUnitOfWork):
         found = await self.inbound_languages.detect(list(todo.values()))
         for received in todo:
             self._detected_inbound[received] = found.get(received)
-        await self.conversations.lock_of_messages_in_order(
-            [threaded.message_id for r in todo if (threaded := found.get(r)) is not None])
-        await self.detect_languages([(t, threaded.message_id, language, threaded.announced)
-                                     for r, t, language in todo.values() if (threaded := found.get(r)) is not None])
+        detections = [(t, threaded.message_id, language, threaded.announced)
+                      for r, t, language in todo.values() if (threaded := found.get(r)) is not None]
+        await self.conversations.lock_of_messages_in_order([message_id for _, message_id, _, _ in detections])
+        await self.detect_languages(detections)
 
     async def inbound_detected(self, received_event_id: UUID, tenant_id: UUID, language: str) -> Threaded | None:
         """The message this detection belongs to when it is threaded already (its language is then
