@@ -21,6 +21,9 @@ from opentelemetry.trace import NonRecordingSpan, Span, SpanContext, SpanKind, T
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 _propagator = TraceContextTextMapPropagator()
+# a credential in a URL's query: the WebSocket's ``?token=`` (an API key), which uvicorn logs with
+# the path of every WebSocket it accepts or refuses
+_QUERY_SECRET = re.compile(r"([?&](?:token|api_key|access_token)=)[^&\s\"']+", re.IGNORECASE)
 _STD_ATTRS = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
@@ -44,6 +47,18 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, ensure_ascii=False)
 
 
+class RedactSecrets(logging.Filter):
+    """Replaces credentials in a log line's URLs with ``[redacted]`` before any formatter sees it:
+    logs must carry no API key (ARCHITECTURE.md, quality bars), whoever logs the URL."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = _QUERY_SECRET.sub(r"\1[redacted]", message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
 def setup(service: str, *, level: str = "INFO", fmt: str = "json") -> None:
     """Install the tracer provider (once per process) and the log format.
 
@@ -60,6 +75,7 @@ def setup(service: str, *, level: str = "INFO", fmt: str = "json") -> None:
         handler = logging.StreamHandler(sys.stderr)
         plain = logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s")
         handler.setFormatter(JsonFormatter() if fmt == "json" else plain)
+        handler.addFilter(RedactSecrets())
         handler._meridian = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     for noisy in ("aiokafka", "uvicorn.access", "httpx"):

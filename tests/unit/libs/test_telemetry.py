@@ -101,3 +101,43 @@ def test_a_provider_that_records_gets_recorded_spans(monkeypatch):
     (finished,) = exporter.get_finished_spans()
     assert finished.name == "process ticket.messages.v1" and finished.attributes["event_id"] == "e1"
     assert format(finished.context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"
+
+
+async def test_logs_never_carry_the_websockets_token():
+    """uvicorn logs the path and query of every WebSocket it accepts, and the contract's client
+    passes its API key as ``?token=``: the log line keeps the path, not the key."""
+    import asyncio
+    import io
+    import socket
+
+    import uvicorn
+    import websockets
+
+    telemetry.setup("test", level="INFO", fmt="json")
+    [handler] = [h for h in logging.getLogger().handlers if getattr(h, "_meridian", False)]
+    out = io.StringIO()
+    previous = handler.setStream(out)
+
+    async def app(scope, receive, send):  # noqa: ANN001
+        await receive()                                   # websocket.connect
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.close"})
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan="off"))
+    serving = asyncio.create_task(server.serve())
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        async with websockets.connect(f"ws://127.0.0.1:{port}/api/v1/ws?cursor=7&token=mrd_secret_key"):
+            pass
+    finally:
+        server.should_exit = True
+        await serving
+        handler.setStream(previous)
+    assert "mrd_secret_key" not in out.getvalue()
+    messages = [json.loads(line)["msg"] for line in out.getvalue().splitlines()]
+    accepted = '"WebSocket /api/v1/ws?cursor=7&token=[redacted]" [accepted]'
+    assert any(m.startswith("127.0.0.1:") and m.endswith(accepted) for m in messages)
