@@ -5,6 +5,7 @@ Settings are built once in the process entry point and passed down; nothing else
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -33,6 +34,9 @@ class PlatformSettings(BaseSettings):
     kafka_session_timeout_ms: int = 10_000
     kafka_fetch_max_wait_ms: int = 20  # see KafkaBus: Tansu holds empty fetches; Apache Kafka wants 500
     kafka_background_fetch_max_wait_ms: int = 250  # subscriptions off the message's path (KafkaBus)
+    # set by `run-distributed` when it restarted its memory-only broker: at start, the relays send
+    # again what they had sent since then, which the lost broker held
+    bus_resend_since: datetime | None = None
     redis_url: str | None = None
     operator_token: str | None = None
     bootstrap_token: str | None = None

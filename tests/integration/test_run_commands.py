@@ -4,7 +4,10 @@ token, and serve its demo agents through the public API."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -15,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.integration.scenario import poll, sign
 from tests.support.broker import free_port
 from tests.support.stack import create_database, database_url, drop_database
 
@@ -169,3 +173,93 @@ async def test_meridian_run_distributed_starts_broker_and_services(tmp_path):
     assert TOKEN in out
     assert run.proc.returncode == 0
     assert "exited with" not in out, out
+
+
+def _child(run: Running, needle: str) -> int:
+    """The pid of the run command's child process whose command line contains ``needle``."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == run.proc.pid and needle in command:
+            return int(entry.name)
+    raise LookupError(f"no child process running {needle!r}")
+
+
+async def test_run_distributed_starts_again_what_dies_and_loses_no_accepted_message(tmp_path):
+    """A service that dies is started again; so is the memory-only broker, and what it held but had not
+    delivered (here: every message ticket had not read, as ticket was frozen) is sent again."""
+    name = await create_database()
+    port = free_port()
+    env = {**os.environ, "MERIDIAN_PORT": str(port), "MERIDIAN_DATA_DIR": str(tmp_path / "data"),
+           "MERIDIAN_BOOTSTRAP_TOKEN": TOKEN, "MERIDIAN_DATABASE_URL": database_url(name),
+           "MERIDIAN_LOG_LEVEL": "WARNING"}
+    env.pop("MERIDIAN_KAFKA_BOOTSTRAP", None)
+    run = _run(["run-distributed"], env)
+    try:
+        _wait_for_demo(run, port)
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as api:
+            r = await api.post("/api/v1/inboxes", headers=auth, json={
+                "name": "restarts", "channel": "api", "settings": {"callback_url": "http://127.0.0.1:9/unused"}})
+            assert r.status_code == 201, r.text
+            inbox = r.json()
+            accepted: set[str] = set()
+
+            async def send(i: int) -> None:
+                text = f"Where is order {i}?"
+                body = json.dumps({"id": f"order-{i}", "sender": {"id": "cust-1"}, "text": text}).encode()
+                r = await api.post(f"/webhooks/api/{inbox['id']}", content=body,
+                                   headers={"X-Meridian-Signature": sign(inbox["secret"], body)})
+                assert r.status_code == 202, r.text
+                accepted.add(text)
+
+            async def all_stored() -> bool:
+                try:
+                    r = await api.get("/api/v1/conversations", headers=auth, params={"inbox_id": inbox["id"]})
+                    texts: set[str] = set()
+                    for conversation in r.json()["items"]:
+                        m = await api.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=auth,
+                                          params={"limit": 200})
+                        texts.update(item["text"] for item in m.json()["items"])
+                except (httpx.HTTPError, KeyError, ValueError):
+                    return False   # the platform is starting again
+                return accepted <= texts
+
+            for i in range(5):
+                await send(i)
+            os.kill(_child(run, "serve ticket"), signal.SIGKILL)
+            for i in range(5, 10):
+                await send(i)
+            await poll(all_stored, timeout=90, interval=0.5)
+
+            ticket = _child(run, "serve ticket")
+            os.kill(ticket, signal.SIGSTOP)      # the broker now holds messages that ticket has not read
+            try:
+                for i in range(10, 15):
+                    await send(i)
+                await asyncio.sleep(1.0)         # ingest's relay has handed them to the broker
+                os.kill(_child(run, "broker"), signal.SIGKILL)
+            finally:
+                os.kill(ticket, signal.SIGCONT)
+            await poll(lambda: _serves(api), timeout=120, interval=0.5)
+            for i in range(15, 20):
+                await send(i)
+            await poll(all_stored, timeout=120, interval=0.5)
+    finally:
+        out = _stop(run)
+        await drop_database(name)
+    assert "ticket exited with -9; starting it again" in out, out
+    assert "the broker exited with -9" in out, out
+    assert run.proc.returncode == 0, out
+
+
+async def _serves(api: httpx.AsyncClient) -> bool:
+    try:
+        return (await api.get("/readyz")).status_code == 200
+    except httpx.HTTPError:
+        return False

@@ -76,14 +76,7 @@ class BusCheckpoint:
 
     async def resend_unconfirmed(self, relays: Iterable[OutboxRelay]) -> int:
         """At start: every relay sends again what it sent since the checkpoint."""
-        since = self.read() or datetime.now(UTC) - RETENTION
-        total = 0
-        for relay in relays:
-            total += await relay.resend_since(since)
-        if total:
-            log.warning("events sent before the last stop may not have been consumed; sending them again",
-                        extra={"events": total, "since": since.isoformat()})
-        return total
+        return await resend_since(relays, self.read() or datetime.now(UTC) - RETENTION)
 
     async def drain_and_mark(self, relays: Iterable[OutboxRelay], timeout: float) -> bool:  # noqa: ASYNC109
         """At a clean stop, once no request is served any more: let the relays publish what is left and
@@ -99,3 +92,15 @@ class BusCheckpoint:
         log.warning("stopping before every event was consumed; they are sent again at the next start",
                     extra={"timeout_s": timeout})
         return False
+
+
+async def resend_since(relays: Iterable[OutboxRelay], since: datetime) -> int:
+    """Every relay sends again what it sent since ``since``, which a lost bus may not have delivered:
+    the embedded bus after a crash, or the memory-only broker `run-distributed` restarted."""
+    total = 0
+    for relay in relays:
+        total += await relay.resend_since(since)
+    if total:
+        log.warning("events handed to a bus that may have lost them; sending them again",
+                    extra={"events": total, "since": since.isoformat()})
+    return total

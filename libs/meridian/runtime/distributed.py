@@ -17,10 +17,12 @@ import socket
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from meridian.bus.kafka import KafkaBus
 from meridian.runtime.banner import announce
+from meridian.runtime.checkpoint import resend_since
 from meridian.runtime.parts import Infra
 from meridian.runtime.platform import LocalServices
 from meridian.runtime.serving import Started, run_until_stopped
@@ -35,6 +37,12 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 # paced (bench figures in README): 1 partition against 4 cut Tansu's CPU from ~1.27 to ~0.82 ms a
 # message and the webhook → WebSocket p50 from ~215 to ~160 ms.
 ONE_MACHINE_PARTITIONS = "1"
+# a process that exits this many times within the window stops the platform instead of starting again
+MAX_RESTARTS = 5
+RESTART_WINDOW = 60.0
+# a relay marks its rows sent moments before the broker acknowledges them: rows marked this long
+# before a broker started count as sent to it
+BROKER_MARGIN = timedelta(seconds=5)
 
 
 async def serve(platform: PlatformSettings, name: str) -> None:
@@ -57,6 +65,8 @@ async def serve(platform: PlatformSettings, name: str) -> None:
     async def start() -> Started:
         await services.start()
         parts = services.parts[name]
+        if platform.bus_resend_since is not None and parts.relay is not None:
+            await resend_since([parts.relay], platform.bus_resend_since)
         return Started(parts.app, platform,
                        (lambda: announce(parts, platform, parts.app)) if name == "gateway" else None)
 
@@ -116,19 +126,92 @@ def own_broker_env(base: dict[str, str], bootstrap: str) -> dict[str, str]:
     return env
 
 
+class _Supervisor:
+    """The processes of `run-distributed`: a service that dies is started again; when the broker it
+    started itself dies, which keeps its records in memory only, it starts a new one on the same
+    port and every service again, whose relays then send again what they had sent to the lost one
+    (``MERIDIAN_BUS_RESEND_SINCE``; consumers skip what they processed already)."""
+
+    def __init__(self, env: dict[str, str], ports: dict[str, int], broker_port: int | None) -> None:
+        self._env = env
+        self._ports = ports
+        self._broker_port = broker_port
+        self.broker: subprocess.Popen | None = None
+        self._broker_since: datetime | None = None  # what the running broker holds was sent since then
+        self.services: dict[str, subprocess.Popen] = {}
+        self._exits: dict[str, list[float]] = {}
+
+    def start_broker(self) -> str:
+        assert self._broker_port is not None
+        self._broker_since = datetime.now(UTC) - BROKER_MARGIN
+        self.broker, bootstrap = start_tansu(self._broker_port)
+        return bootstrap
+
+    def start_services(self, extra_env: dict[str, str] | None = None) -> None:
+        for name in [n for n in SERVICE_NAMES if n != "gateway"] + ["gateway"]:
+            child_env = dict(self._env, **(extra_env or {}), MERIDIAN_PORT=str(self._ports[name]))
+            self.services[name] = subprocess.Popen([sys.executable, "-m", "meridian.runtime.cli", "serve", name],
+                                                   env=child_env)
+            wait_port("127.0.0.1", self._ports[name], 120)
+
+    def check(self) -> int | None:
+        """Start again what died; an exit code when something keeps dying (the platform then stops)."""
+        if self.broker is not None and self.broker.poll() is not None:
+            if self._too_often("broker"):
+                return self.broker.returncode or 1
+            lost_since = self._broker_since
+            assert lost_since is not None
+            print(f"the broker exited with {self.broker.returncode}; starting a new one and the services again, "
+                  "which send again what it held", flush=True)
+            # no service may outlive the lost broker: one would commit its old offsets to the new one
+            stop_processes(list(self.services.values()), grace=5)
+            self.start_broker()
+            self.start_services({"MERIDIAN_BUS_RESEND_SINCE": lost_since.isoformat()})
+            return None
+        for name, proc in list(self.services.items()):
+            if proc.poll() is None:
+                continue
+            if self._too_often(name):
+                print(f"{name} exited with {proc.returncode} {MAX_RESTARTS} times within {RESTART_WINDOW:.0f} s; "
+                      "stopping", flush=True)
+                return proc.returncode or 1
+            print(f"{name} exited with {proc.returncode}; starting it again", flush=True)
+            child_env = dict(self._env, MERIDIAN_PORT=str(self._ports[name]))
+            self.services[name] = subprocess.Popen([sys.executable, "-m", "meridian.runtime.cli", "serve", name],
+                                                   env=child_env)
+        return None
+
+    def _too_often(self, name: str) -> bool:
+        now = time.monotonic()
+        exits = [t for t in self._exits.get(name, []) if now - t < RESTART_WINDOW] + [now]
+        self._exits[name] = exits
+        return len(exits) >= MAX_RESTARTS
+
+    def stop(self) -> None:
+        stop_processes(list(self.services.values()) + ([self.broker] if self.broker is not None else []), grace=10)
+
+
+def stop_processes(procs: list[subprocess.Popen], *, grace: float) -> None:
+    """Terminate, wait up to ``grace`` seconds, then kill what is left."""
+    for proc in reversed(procs):
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + grace
+    for proc in reversed(procs):
+        try:
+            proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 def supervise(platform: PlatformSettings) -> int:
-    """Start the broker (if needed) and the seven service processes; stop them all on exit."""
-    procs: list[tuple[str, subprocess.Popen]] = []
+    """Start the broker (if needed) and the seven service processes, start again what dies, and stop
+    them all on exit."""
     base = dict(os.environ)
-    if not platform.kafka_bootstrap:
-        broker, bootstrap = start_tansu()
-        procs.append(("broker", broker))
-        base = own_broker_env(base, bootstrap)
-        print(f"started a Tansu broker on {bootstrap}", flush=True)
+    broker_port = None if platform.kafka_bootstrap else free_port()
     env, ports = service_env(platform, base)
-    if not platform.operator_token:
-        print(f"operator token (MERIDIAN_OPERATOR_TOKEN unset, generated): {env['MERIDIAN_OPERATOR_TOKEN']}",
-              flush=True)
+    supervisor = _Supervisor(env, ports, broker_port)
     stopping = False
 
     def stop(*_: object) -> None:
@@ -138,24 +221,19 @@ def supervise(platform: PlatformSettings) -> int:
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
     try:
-        for name in [n for n in SERVICE_NAMES if n != "gateway"] + ["gateway"]:
-            child_env = dict(env, MERIDIAN_PORT=str(ports[name]))
-            procs.append((name, subprocess.Popen([sys.executable, "-m", "meridian.runtime.cli", "serve", name],
-                                                 env=child_env)))
-            wait_port("127.0.0.1", ports[name], 120)
+        if broker_port is not None:
+            bootstrap = supervisor.start_broker()
+            env.update(own_broker_env(env, bootstrap))
+            print(f"started a Tansu broker on {bootstrap}", flush=True)
+        if not platform.operator_token:
+            print(f"operator token (MERIDIAN_OPERATOR_TOKEN unset, generated): {env['MERIDIAN_OPERATOR_TOKEN']}",
+                  flush=True)
+        supervisor.start_services()
         while not stopping:
-            for name, proc in procs:
-                if proc.poll() is not None:
-                    print(f"{name} exited with {proc.returncode}; stopping", flush=True)
-                    return proc.returncode or 1
+            failed = supervisor.check()
+            if failed is not None:
+                return failed
             time.sleep(0.5)
         return 0
     finally:
-        for _, proc in reversed(procs):
-            if proc.poll() is None:
-                proc.terminate()
-        for _, proc in reversed(procs):
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        supervisor.stop()
