@@ -37,6 +37,8 @@ class PlatformSettings(BaseSettings):
     # set by `run-distributed` when it restarted its memory-only broker: at start, the relays send
     # again what they had sent since then, which the lost broker held
     bus_resend_since: datetime | None = None
+    # how many gateway processes `run-distributed` starts: on MERIDIAN_PORT and the ports after it
+    gateway_processes: int = Field(1, ge=1)
     redis_url: str | None = None
     operator_token: str | None = None
     bootstrap_token: str | None = None

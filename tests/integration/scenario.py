@@ -50,7 +50,7 @@ class WsClient:
 
     async def wait_for(self, type_: str, predicate=lambda d: True, timeout: float = 20.0) -> dict[str, Any]:  # noqa: ANN001
         async def found() -> dict[str, Any] | None:
-            return next((f for f in self.frames if f["type"] == type_ and predicate(f["data"])), None)
+            return next((f for f in self.frames if f["type"] == type_ and predicate(f.get("data"))), None)
 
         return await poll(found, timeout=timeout)
 

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+import websockets
 
-from tests.integration.scenario import poll, sign
+from tests.integration.scenario import WsClient, poll, sign
 from tests.support.broker import free_port
 from tests.support.stack import create_database, database_url, drop_database
 
@@ -157,22 +158,61 @@ def test_meridian_run_after_a_crash_restarts_and_still_stops_its_postgres(tmp_pa
 
 
 async def test_meridian_run_distributed_starts_broker_and_services(tmp_path):
+    """With MERIDIAN_GATEWAY_PROCESSES=2, a second gateway on the next port: a WebSocket client there
+    receives the message of a webhook sent to the first."""
     name = await create_database()
-    port = free_port()
+    port = _two_free_ports()
     env = {**os.environ, "MERIDIAN_PORT": str(port), "MERIDIAN_DATA_DIR": str(tmp_path / "data"),
            "MERIDIAN_BOOTSTRAP_TOKEN": TOKEN, "MERIDIAN_DATABASE_URL": database_url(name),
-           "MERIDIAN_LOG_LEVEL": "WARNING"}
+           "MERIDIAN_LOG_LEVEL": "WARNING", "MERIDIAN_GATEWAY_PROCESSES": "2"}
     env.pop("MERIDIAN_KAFKA_BOOTSTRAP", None)
     run = _run(["run-distributed"], env)
     try:
         _wait_for_demo(run, port)
+        second = f"Meridian listens on http://127.0.0.1:{port + 1}"
+        await poll(lambda: _printed(run, second), timeout=60, interval=0.2)
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        ws = WsClient(await websockets.connect(f"ws://127.0.0.1:{port + 1}/api/v1/ws?token={TOKEN}"))
+        try:
+            await ws.wait_for("ready", timeout=30)
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as api:
+                r = await api.post("/api/v1/inboxes", headers=auth, json={
+                    "name": "two gateways", "channel": "api", "settings": {"callback_url": "http://127.0.0.1:9/"}})
+                assert r.status_code == 201, r.text
+                inbox = r.json()
+                body = json.dumps({"id": "m-1", "sender": {"id": "cust-1"}, "text": "Is my parcel on its way?"}
+                                  ).encode()
+                r = await api.post(f"/webhooks/api/{inbox['id']}", content=body,
+                                   headers={"X-Meridian-Signature": sign(inbox["secret"], body)})
+                assert r.status_code == 202, r.text
+            await ws.wait_for("message.created", lambda d: d["text"] == "Is my parcel on its way?", timeout=60)
+        finally:
+            await ws.close()
     finally:
         out = _stop(run)
+        print(out)  # pytest shows it for a failed test only
         await drop_database(name)
     assert "Tansu broker" in out
     assert TOKEN in out
     assert run.proc.returncode == 0
     assert "exited with" not in out, out
+
+
+def _two_free_ports() -> int:
+    """A port that is free with the one after it, below the kernel's ephemeral range (32768 and up
+    here), where the platform's own outgoing connections would take the second one first."""
+    import random
+    import socket
+
+    while True:
+        port = random.randrange(20_000, 32_000)
+        try:
+            with socket.socket() as a, socket.socket() as b:
+                a.bind(("127.0.0.1", port))
+                b.bind(("127.0.0.1", port + 1))
+        except OSError:
+            continue
+        return port
 
 
 def _child(run: Running, needle: str) -> int:
@@ -256,6 +296,10 @@ async def test_run_distributed_starts_again_what_dies_and_loses_no_accepted_mess
     assert "ticket exited with -9; starting it again" in out, out
     assert "the broker exited with -9" in out, out
     assert run.proc.returncode == 0, out
+
+
+async def _printed(run: Running, line: str) -> bool:
+    return line in run.output()
 
 
 async def _serves(api: httpx.AsyncClient) -> bool:

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -73,10 +74,19 @@ async def serve(platform: PlatformSettings, name: str) -> None:
     await run_until_stopped(start, services.stop)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(avoid: set[int] | None = None) -> int:
+    """A loopback port nothing listens on now, other than those in ``avoid``."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in (avoid or ()):
+            return port
+
+
+def gateway_ports(platform: PlatformSettings) -> set[int]:
+    """`run-distributed`'s gateways: the first on MERIDIAN_PORT, each next one on the port after."""
+    return set(range(platform.port, platform.port + platform.gateway_processes))
 
 
 def wait_port(host: str, port: int, timeout: float) -> None:
@@ -102,7 +112,10 @@ def start_tansu(port: int | None = None) -> tuple[subprocess.Popen, str]:
 
 
 def service_env(platform: PlatformSettings, base: dict[str, str]) -> tuple[dict[str, str], dict[str, int]]:
-    ports = {name: (platform.port if name == "gateway" else free_port()) for name in SERVICE_NAMES}
+    ports = {"gateway": platform.port}
+    for name in SERVICE_NAMES:
+        if name not in ports:  # nor a port the gateways after the first will take
+            ports[name] = free_port(avoid=set(ports.values()) | gateway_ports(platform))
     env = dict(base)
     env.update({
         "MERIDIAN_MODE": "distributed",
@@ -126,15 +139,25 @@ def own_broker_env(base: dict[str, str], bootstrap: str) -> dict[str, str]:
     return env
 
 
+class StartFailed(Exception):
+    """A process of `run-distributed` died or did not listen while the platform was starting."""
+
+
 class _Supervisor:
     """The processes of `run-distributed`: a service that dies is started again; when the broker it
     started itself dies, which keeps its records in memory only, it starts a new one on the same
     port and every service again, whose relays then send again what they had sent to the lost one
     (``MERIDIAN_BUS_RESEND_SINCE``; consumers skip what they processed already)."""
 
-    def __init__(self, env: dict[str, str], ports: dict[str, int], broker_port: int | None) -> None:
+    def __init__(self, env: dict[str, str], ports: dict[str, int], broker_port: int | None,
+                 gateways: list[int], stopping: Callable[[], bool]) -> None:
         self._env = env
-        self._ports = ports
+        self._stopping = stopping
+        # process name -> (service, port): the services but the gateway first, then the gateways, the
+        # first on MERIDIAN_PORT and each next one on the port after
+        self._processes = {name: (name, ports[name]) for name in SERVICE_NAMES if name != "gateway"}
+        self._processes.update({("gateway" if i == 0 else f"gateway {i + 1}"): ("gateway", port)
+                                for i, port in enumerate(gateways)})
         self._broker_port = broker_port
         self.broker: subprocess.Popen | None = None
         self._broker_since: datetime | None = None  # what the running broker holds was sent since then
@@ -148,11 +171,28 @@ class _Supervisor:
         return bootstrap
 
     def start_services(self, extra_env: dict[str, str] | None = None) -> None:
-        for name in [n for n in SERVICE_NAMES if n != "gateway"] + ["gateway"]:
-            child_env = dict(self._env, **(extra_env or {}), MERIDIAN_PORT=str(self._ports[name]))
-            self.services[name] = subprocess.Popen([sys.executable, "-m", "meridian.runtime.cli", "serve", name],
-                                                   env=child_env)
-            wait_port("127.0.0.1", self._ports[name], 120)
+        for name, (_, port) in self._processes.items():
+            self._spawn(name, extra_env)
+            self._wait_listening(name, port)
+
+    def _wait_listening(self, name: str, port: int, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        while not self._stopping():
+            if (code := self.services[name].poll()) is not None:
+                raise StartFailed(f"{name} exited with {code} while starting")
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+            if time.monotonic() > deadline:
+                raise StartFailed(f"{name} did not listen on port {port} within {timeout:.0f} s")
+            time.sleep(0.05)
+
+    def _spawn(self, name: str, extra_env: dict[str, str] | None = None) -> None:
+        service, port = self._processes[name]
+        env = dict(self._env, **(extra_env or {}), MERIDIAN_PORT=str(port))
+        if service == "gateway" and name != "gateway":
+            env["MERIDIAN_SEED_DEMO"] = "false"  # the first gateway seeds the demo tenant and prints its token
+        self.services[name] = subprocess.Popen([sys.executable, "-m", "meridian.runtime.cli", "serve", service],
+                                               env=env)
 
     def check(self) -> int | None:
         """Start again what died; an exit code when something keeps dying (the platform then stops)."""
@@ -176,9 +216,7 @@ class _Supervisor:
                       "stopping", flush=True)
                 return proc.returncode or 1
             print(f"{name} exited with {proc.returncode}; starting it again", flush=True)
-            child_env = dict(self._env, MERIDIAN_PORT=str(self._ports[name]))
-            self.services[name] = subprocess.Popen([sys.executable, "-m", "meridian.runtime.cli", "serve", name],
-                                                   env=child_env)
+            self._spawn(name)
         return None
 
     def _too_often(self, name: str) -> bool:
@@ -209,10 +247,10 @@ def supervise(platform: PlatformSettings) -> int:
     """Start the broker (if needed) and the seven service processes, start again what dies, and stop
     them all on exit."""
     base = dict(os.environ)
-    broker_port = None if platform.kafka_bootstrap else free_port()
     env, ports = service_env(platform, base)
-    supervisor = _Supervisor(env, ports, broker_port)
+    broker_port = None if platform.kafka_bootstrap else free_port(avoid=set(ports.values()) | gateway_ports(platform))
     stopping = False
+    supervisor = _Supervisor(env, ports, broker_port, sorted(gateway_ports(platform)), lambda: stopping)
 
     def stop(*_: object) -> None:
         nonlocal stopping
@@ -235,5 +273,8 @@ def supervise(platform: PlatformSettings) -> int:
                 return failed
             time.sleep(0.5)
         return 0
+    except StartFailed as exc:
+        print(f"{exc}; stopping", flush=True)
+        return 1
     finally:
         supervisor.stop()

@@ -49,11 +49,23 @@ async def serve_until_stopped(app: Any, platform: PlatformSettings, stopping: as
                               after_listening: Callable[[], Awaitable[None]] | None = None) -> None:
     """Serve ``app`` on the platform's host and port until ``stopping`` is set (or the server fails).
     ``after_listening`` (the banner, the demo seed) runs beside it and is cancelled on stop."""
-    server = _Server(uvicorn.Config(app, host=platform.host, port=platform.port, log_config=None,
-                                    lifespan="off", access_log=False))
-    serving = asyncio.create_task(server.serve())
+    config = uvicorn.Config(app, host=platform.host, port=platform.port, log_config=None, lifespan="off",
+                            access_log=False)
+    # bound here, not in the server's task: a port already in use ends the runtime through its own
+    # stop (uvicorn logs the error and raises SystemExit), where inside the task it left the process hung
+    listening = config.bind_socket()
+    server = _Server(config)
+    serving = asyncio.create_task(server.serve(sockets=[listening]))
     stop = asyncio.create_task(stopping.wait())
-    extra = asyncio.create_task(after_listening()) if after_listening is not None else None
+
+    async def once_listening(after: Callable[[], Awaitable[None]]) -> None:
+        while not server.started:  # set once the socket is bound: the banner says it listens
+            if serving.done():
+                return
+            await asyncio.sleep(0.01)
+        await after()
+
+    extra = asyncio.create_task(once_listening(after_listening)) if after_listening is not None else None
     try:
         await asyncio.wait({serving, stop}, return_when=asyncio.FIRST_COMPLETED)
     finally:
