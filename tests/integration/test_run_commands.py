@@ -215,8 +215,9 @@ def _two_free_ports() -> int:
         return port
 
 
-def _child(run: Running, needle: str) -> int:
-    """The pid of the run command's child process whose command line contains ``needle``."""
+def _children(run: Running) -> dict[int, str]:
+    """The run command's child processes: pid -> command line."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -225,9 +226,29 @@ def _child(run: Running, needle: str) -> int:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except (OSError, IndexError, ValueError):
             continue
-        if ppid == run.proc.pid and needle in command:
-            return int(entry.name)
+        if ppid == run.proc.pid:
+            found[int(entry.name)] = command
+    return found
+
+
+def _child(run: Running, needle: str) -> int:
+    """The pid of the run command's child process whose command line contains ``needle``."""
+    for pid, command in _children(run).items():
+        if needle in command:
+            return pid
     raise LookupError(f"no child process running {needle!r}")
+
+
+async def _none_alive(pids: dict[int, str]) -> bool:
+    return not any(_running(pid) for pid in pids)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie waiting for its parent to reap it."""
+    try:
+        return (Path(f"/proc/{pid}") / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 async def test_run_distributed_starts_again_what_dies_and_loses_no_accepted_message(tmp_path):
@@ -290,12 +311,16 @@ async def test_run_distributed_starts_again_what_dies_and_loses_no_accepted_mess
             for i in range(15, 20):
                 await send(i)
             await poll(all_stored, timeout=120, interval=0.5)
+
+        children = _children(run)  # the broker and the seven services
+        assert len(children) == 8, children
+        run.proc.kill()                  # even so, nothing it started outlives it
+        await poll(lambda: _none_alive(children), timeout=30, interval=0.2)
     finally:
         out = _stop(run)
         await drop_database(name)
     assert "ticket exited with -9; starting it again" in out, out
     assert "the broker exited with -9" in out, out
-    assert run.proc.returncode == 0, out
 
 
 async def _printed(run: Running, line: str) -> bool:

