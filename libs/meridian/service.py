@@ -19,7 +19,7 @@ from meridian.db.outbox import OutboxRelay
 from meridian.db.statistics import StatisticsKeeper
 from meridian.db.uow import SqlUnitOfWork
 from meridian.http import problems
-from meridian.http.health import health_router
+from meridian.http.health import Check, health_router
 from meridian.runtime.parts import Infra, ServiceParts
 from meridian.telemetry import TraceContextMiddleware
 
@@ -71,13 +71,16 @@ class ServiceKit:
             await conn.execute(text("SELECT 1"))
         return True
 
-    def app(self, *, title: str, description: str = "") -> FastAPI:
+    def app(self, *, title: str, description: str = "", checks: dict[str, Check] | None = None) -> FastAPI:
+        """The service's FastAPI app with its problem+json errors, tracing, /healthz and /readyz: ready
+        while its database and ``checks`` (e.g. the gateway's Redis) answer; the bus is reported only."""
         # tracing by our own lean middleware (see TraceContextMiddleware), not FastAPI's telemetry
         app = FastAPI(title=f"Meridian {title}", description=description, version="1.0.0",
                       telemetry={"tracing": False, "metrics": False, "logs": False})
         app.add_middleware(TraceContextMiddleware)
         problems.install(app)
-        app.include_router(health_router({"database": self.db_ready}, informational={"bus": self.bus.ping}))
+        app.include_router(health_router({"database": self.db_ready, **(checks or {})},
+                                         informational={"bus": self.bus.ping}))
         app.state.kit = self
         app.state.internal_token = self.infra.platform.internal_token
         return app

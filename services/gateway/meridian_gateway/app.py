@@ -11,7 +11,6 @@ from pathlib import Path
 from fastapi import Request
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from meridian.http.health import health_router
 from meridian.http.problems import problem
 from meridian.runtime.parts import Infra, ServiceParts
 from meridian.service import ServiceKit
@@ -35,7 +34,7 @@ log = logging.getLogger("meridian.gateway")
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 PRUNE_INTERVAL = 3600.0
-_REPLACED_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc", "/healthz", "/readyz"}
+_REPLACED_ROUTES = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
 
 
 def build(infra: Infra, settings: GatewaySettings | None = None) -> ServiceParts:
@@ -68,15 +67,11 @@ def build(infra: Infra, settings: GatewaySettings | None = None) -> ServiceParts
     )
 
     app = kit.app(title="API", description="The public API of Meridian: REST under /api/v1 (bearer API key), "
-                                           "channel webhooks under /webhooks, WebSocket pushes at /api/v1/ws.")
+                                           "channel webhooks under /webhooks, WebSocket pushes at /api/v1/ws.",
+                  checks={"redis": fanout.ping} if platform.redis_url else None)
     app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) not in _REPLACED_ROUTES]
     app.state.gateway = state
     app.state.operator_token = operator_token
-
-    checks = {"database": kit.db_ready}
-    if platform.redis_url:
-        checks["redis"] = fanout.ping
-    app.include_router(health_router(checks, informational={"bus": kit.bus.ping}))
 
     @app.exception_handler(InvalidCredentials)
     async def _unauthorized(_: Request, exc: InvalidCredentials) -> JSONResponse:

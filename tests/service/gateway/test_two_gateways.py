@@ -63,3 +63,19 @@ async def test_both_processes_deliver_every_event_of_the_tenant_once():
             await g.close()
         await probe.delete(stream(tenant))
         await probe.aclose()
+
+
+async def test_a_gateway_with_redis_is_ready_only_while_redis_answers():
+    """Its WebSocket fan-out needs Redis: /readyz checks it beside the database (an earlier version
+    added the check to a second health router that the first one shadowed)."""
+    import httpx
+
+    for redis_url, status, state in ((REDIS_URL, 200, "ok"), ("redis://127.0.0.1:1/0", 503, "unavailable")):
+        platform = PlatformSettings(database_url=TEST_DATABASE_URL, redis_url=redis_url, seed_demo=False)
+        gateway = build(Infra(platform=platform, bus=MemoryBus()))
+        try:
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway.app), base_url="http://gw") as c:
+                r = await c.get("/readyz")
+        finally:
+            await gateway.close()
+        assert r.status_code == status and r.json()["checks"]["redis"] == state, r.text
