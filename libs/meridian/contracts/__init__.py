@@ -11,30 +11,32 @@ from meridian.contracts.audit import records_v1_pb2 as _m0
 from meridian.contracts.common import envelope_v1_pb2 as _m1
 from meridian.contracts.gateway import tenants_v1_pb2 as _m2
 from meridian.contracts.ingest import deliveries_v1_pb2 as _m3
-from meridian.contracts.ingest import messages_v1_pb2 as _m4
-from meridian.contracts.knowledge_base import articles_v1_pb2 as _m5
-from meridian.contracts.routing import agents_v1_pb2 as _m6
-from meridian.contracts.routing import assignments_v1_pb2 as _m7
-from meridian.contracts.ticket import conversations_v1_pb2 as _m8
-from meridian.contracts.ticket import messages_v1_pb2 as _m9
-from meridian.contracts.ticket import outbound_v1_pb2 as _m10
-from meridian.contracts.ticket import tickets_v1_pb2 as _m11
-from meridian.contracts.translation import messages_v1_pb2 as _m12
+from meridian.contracts.ingest import inboxes_v1_pb2 as _m4
+from meridian.contracts.ingest import messages_v1_pb2 as _m5
+from meridian.contracts.knowledge_base import articles_v1_pb2 as _m6
+from meridian.contracts.routing import agents_v1_pb2 as _m7
+from meridian.contracts.routing import assignments_v1_pb2 as _m8
+from meridian.contracts.ticket import conversations_v1_pb2 as _m9
+from meridian.contracts.ticket import messages_v1_pb2 as _m10
+from meridian.contracts.ticket import outbound_v1_pb2 as _m11
+from meridian.contracts.ticket import tickets_v1_pb2 as _m12
+from meridian.contracts.translation import messages_v1_pb2 as _m13
 
 ALL_MODULES: list[ModuleType] = [
     _m0,  # audit.records_v1_pb2
     _m1,  # common.envelope_v1_pb2
     _m2,  # gateway.tenants_v1_pb2
     _m3,  # ingest.deliveries_v1_pb2
-    _m4,  # ingest.messages_v1_pb2
-    _m5,  # knowledge_base.articles_v1_pb2
-    _m6,  # routing.agents_v1_pb2
-    _m7,  # routing.assignments_v1_pb2
-    _m8,  # ticket.conversations_v1_pb2
-    _m9,  # ticket.messages_v1_pb2
-    _m10,  # ticket.outbound_v1_pb2
-    _m11,  # ticket.tickets_v1_pb2
-    _m12,  # translation.messages_v1_pb2
+    _m4,  # ingest.inboxes_v1_pb2
+    _m5,  # ingest.messages_v1_pb2
+    _m6,  # knowledge_base.articles_v1_pb2
+    _m7,  # routing.agents_v1_pb2
+    _m8,  # routing.assignments_v1_pb2
+    _m9,  # ticket.conversations_v1_pb2
+    _m10,  # ticket.messages_v1_pb2
+    _m11,  # ticket.outbound_v1_pb2
+    _m12,  # ticket.tickets_v1_pb2
+    _m13,  # translation.messages_v1_pb2
 ]
 
 __all__ = ["ALL_MODULES"]

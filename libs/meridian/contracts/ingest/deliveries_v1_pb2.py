@@ -25,15 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aingest/deliveries_v1.proto\x12\x12meridian.ingest.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xeb\x01\n\x0f\x44\x65liveryUpdated\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x10\n\x08inbox_id\x18\x03 \x01(\t\x12\x32\n\x06status\x18\x04 \x01(\x0e\x32\".meridian.ingest.v1.DeliveryStatus\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\x05\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x07 \x01(\t\x12/\n\x0boccurred_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xa0\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44\x45LIVERY_STATUS_SENT\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_STATUS_DELIVERED\x10\x02\x12\x18\n\x14\x44\x45LIVERY_STATUS_READ\x10\x03\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x04\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1aingest/deliveries_v1.proto\x12\x12meridian.ingest.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xff\x01\n\x0f\x44\x65liveryUpdated\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x10\n\x08inbox_id\x18\x03 \x01(\t\x12\x32\n\x06status\x18\x04 \x01(\x0e\x32\".meridian.ingest.v1.DeliveryStatus\x12\x10\n\x08\x61ttempts\x18\x05 \x01(\x05\x12\r\n\x05\x65rror\x18\x06 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x07 \x01(\t\x12/\n\x0boccurred_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nerror_code\x18\t \x01(\t*\xa0\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14\x44\x45LIVERY_STATUS_SENT\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_STATUS_DELIVERED\x10\x02\x12\x18\n\x14\x44\x45LIVERY_STATUS_READ\x10\x03\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ingest.deliveries_v1_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DELIVERYSTATUS']._serialized_start=322
-  _globals['_DELIVERYSTATUS']._serialized_end=482
+  _globals['_DELIVERYSTATUS']._serialized_start=342
+  _globals['_DELIVERYSTATUS']._serialized_end=502
   _globals['_DELIVERYUPDATED']._serialized_start=84
-  _globals['_DELIVERYUPDATED']._serialized_end=319
+  _globals['_DELIVERYUPDATED']._serialized_end=339
 # @@protoc_insertion_point(module_scope)

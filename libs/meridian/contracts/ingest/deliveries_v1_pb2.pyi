@@ -57,6 +57,7 @@ class DeliveryUpdated(_message.Message):
     ERROR_FIELD_NUMBER: _builtins.int
     EXTERNAL_ID_FIELD_NUMBER: _builtins.int
     OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    ERROR_CODE_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     conversation_id: _builtins.str
     inbox_id: _builtins.str
@@ -67,6 +68,8 @@ class DeliveryUpdated(_message.Message):
     """Channel error text when status is DELIVERY_STATUS_FAILED."""
     external_id: _builtins.str
     """Channel-side message id."""
+    error_code: _builtins.str
+    """Platform error code on failure (e.g. WhatsApp `131047`), empty otherwise."""
     @_builtins.property
     def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -80,10 +83,11 @@ class DeliveryUpdated(_message.Message):
         error: _builtins.str = ...,
         external_id: _builtins.str = ...,
         occurred_at: _timestamp_pb2.Timestamp | None = ...,
+        error_code: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "conversation_id", b"conversation_id", "error", b"error", "external_id", b"external_id", "inbox_id", b"inbox_id", "message_id", b"message_id", "occurred_at", b"occurred_at", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "conversation_id", b"conversation_id", "error", b"error", "error_code", b"error_code", "external_id", b"external_id", "inbox_id", b"inbox_id", "message_id", b"message_id", "occurred_at", b"occurred_at", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

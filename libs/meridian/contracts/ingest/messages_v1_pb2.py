@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18ingest/messages_v1.proto\x12\x12meridian.ingest.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"@\n\x06Sender\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\r\n\x05phone\x18\x04 \x01(\t\"\xf4\x01\n\x0fMessageReceived\x12\x10\n\x08inbox_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x03 \x01(\t\x12\x11\n\tthread_id\x18\x04 \x01(\t\x12*\n\x06sender\x18\x05 \x01(\x0b\x32\x1a.meridian.ingest.v1.Sender\x12\x0c\n\x04text\x18\x06 \x01(\t\x12+\n\x07sent_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0breceived_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18ingest/messages_v1.proto\x12\x12meridian.ingest.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"@\n\x06Sender\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\r\n\x05\x65mail\x18\x03 \x01(\t\x12\r\n\x05phone\x18\x04 \x01(\t\"\x9b\x01\n\nAttachment\x12\n\n\x02id\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x0c\n\x04size\x18\x04 \x01(\x03\x12\x14\n\x0cplatform_ref\x18\x05 \x01(\t\x12\x0f\n\x07\x63\x61ption\x18\x06 \x01(\t\x12\x16\n\x0erefused_reason\x18\x07 \x01(\t\x12\x0c\n\x04kind\x18\x08 \x01(\t\"N\n\x08Location\x12\x10\n\x08latitude\x18\x01 \x01(\x01\x12\x11\n\tlongitude\x18\x02 \x01(\x01\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x04 \x01(\t\"=\n\rSharedContact\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06phones\x18\x02 \x03(\t\x12\x0e\n\x06\x65mails\x18\x03 \x03(\t\".\n\x08Reaction\x12\r\n\x05\x65moji\x18\x01 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x02 \x01(\t\"\xbd\x04\n\x0fMessageReceived\x12\x10\n\x08inbox_id\x18\x01 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x02 \x01(\t\x12\x13\n\x0b\x65xternal_id\x18\x03 \x01(\t\x12\x11\n\tthread_id\x18\x04 \x01(\t\x12*\n\x06sender\x18\x05 \x01(\x0b\x32\x1a.meridian.ingest.v1.Sender\x12\x0c\n\x04text\x18\x06 \x01(\t\x12+\n\x07sent_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0breceived_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0cmessage_type\x18\t \x01(\t\x12\x33\n\x0b\x61ttachments\x18\n \x03(\x0b\x32\x1e.meridian.ingest.v1.Attachment\x12.\n\x08location\x18\x0b \x01(\x0b\x32\x1c.meridian.ingest.v1.Location\x12\x33\n\x08\x63ontacts\x18\x0c \x03(\x0b\x32!.meridian.ingest.v1.SharedContact\x12.\n\x08reaction\x18\r \x01(\x0b\x32\x1c.meridian.ingest.v1.Reaction\x12\x1c\n\x14reply_to_external_id\x18\x0e \x01(\t\x12\x38\n\x14reply_window_ends_at\x18\x0f \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07subject\x18\x10 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +34,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_SENDER']._serialized_start=81
   _globals['_SENDER']._serialized_end=145
-  _globals['_MESSAGERECEIVED']._serialized_start=148
-  _globals['_MESSAGERECEIVED']._serialized_end=392
+  _globals['_ATTACHMENT']._serialized_start=148
+  _globals['_ATTACHMENT']._serialized_end=303
+  _globals['_LOCATION']._serialized_start=305
+  _globals['_LOCATION']._serialized_end=383
+  _globals['_SHAREDCONTACT']._serialized_start=385
+  _globals['_SHAREDCONTACT']._serialized_end=446
+  _globals['_REACTION']._serialized_start=448
+  _globals['_REACTION']._serialized_end=494
+  _globals['_MESSAGERECEIVED']._serialized_start=497
+  _globals['_MESSAGERECEIVED']._serialized_end=1070
 # @@protoc_insertion_point(module_scope)

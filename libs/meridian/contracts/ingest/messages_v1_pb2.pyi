@@ -3,9 +3,11 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -49,6 +51,138 @@ class Sender(_message.Message):
 Global___Sender: _TypeAlias = Sender  # noqa: Y015
 
 @_typing.final
+class Attachment(_message.Message):
+    """Attachment of an inbound message. The bytes are fetched from the platform by ingest and kept in
+    its blob store; `id` names the stored blob (empty when the attachment was refused).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    FILENAME_FIELD_NUMBER: _builtins.int
+    CONTENT_TYPE_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    PLATFORM_REF_FIELD_NUMBER: _builtins.int
+    CAPTION_FIELD_NUMBER: _builtins.int
+    REFUSED_REASON_FIELD_NUMBER: _builtins.int
+    KIND_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    filename: _builtins.str
+    content_type: _builtins.str
+    """Sniffed from the bytes when stored, else the type the platform stated."""
+    size: _builtins.int
+    platform_ref: _builtins.str
+    """The platform's own reference (media id, file_id, URL), for a later download."""
+    caption: _builtins.str
+    refused_reason: _builtins.str
+    """Why the attachment was not kept (too large, disallowed type, download failed); empty when kept."""
+    kind: _builtins.str
+    """`image`, `video`, `audio`, `document`, `sticker`, `file`."""
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        filename: _builtins.str = ...,
+        content_type: _builtins.str = ...,
+        size: _builtins.int = ...,
+        platform_ref: _builtins.str = ...,
+        caption: _builtins.str = ...,
+        refused_reason: _builtins.str = ...,
+        kind: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caption", b"caption", "content_type", b"content_type", "filename", b"filename", "id", b"id", "kind", b"kind", "platform_ref", b"platform_ref", "refused_reason", b"refused_reason", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Attachment: _TypeAlias = Attachment  # noqa: Y015
+
+@_typing.final
+class Location(_message.Message):
+    """Location shared by the customer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LATITUDE_FIELD_NUMBER: _builtins.int
+    LONGITUDE_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    latitude: _builtins.float
+    longitude: _builtins.float
+    name: _builtins.str
+    address: _builtins.str
+    def __init__(
+        self,
+        *,
+        latitude: _builtins.float = ...,
+        longitude: _builtins.float = ...,
+        name: _builtins.str = ...,
+        address: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "latitude", b"latitude", "longitude", b"longitude", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Location: _TypeAlias = Location  # noqa: Y015
+
+@_typing.final
+class SharedContact(_message.Message):
+    """A contact card shared by the customer."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    PHONES_FIELD_NUMBER: _builtins.int
+    EMAILS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    @_builtins.property
+    def phones(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def emails(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        phones: _abc.Iterable[_builtins.str] | None = ...,
+        emails: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["emails", b"emails", "name", b"name", "phones", b"phones"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SharedContact: _TypeAlias = SharedContact  # noqa: Y015
+
+@_typing.final
+class Reaction(_message.Message):
+    """A reaction of the customer to an earlier message."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EMOJI_FIELD_NUMBER: _builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: _builtins.int
+    emoji: _builtins.str
+    external_id: _builtins.str
+    """Channel-side id of the message reacted to."""
+    def __init__(
+        self,
+        *,
+        emoji: _builtins.str = ...,
+        external_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["emoji", b"emoji", "external_id", b"external_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Reaction: _TypeAlias = Reaction  # noqa: Y015
+
+@_typing.final
 class MessageReceived(_message.Message):
     """MessageReceived: a customer message arrived on a channel and was normalized. Published by
     ingest on `ingest.messages.v1`; consumed by ticket.
@@ -65,6 +199,14 @@ class MessageReceived(_message.Message):
     TEXT_FIELD_NUMBER: _builtins.int
     SENT_AT_FIELD_NUMBER: _builtins.int
     RECEIVED_AT_FIELD_NUMBER: _builtins.int
+    MESSAGE_TYPE_FIELD_NUMBER: _builtins.int
+    ATTACHMENTS_FIELD_NUMBER: _builtins.int
+    LOCATION_FIELD_NUMBER: _builtins.int
+    CONTACTS_FIELD_NUMBER: _builtins.int
+    REACTION_FIELD_NUMBER: _builtins.int
+    REPLY_TO_EXTERNAL_ID_FIELD_NUMBER: _builtins.int
+    REPLY_WINDOW_ENDS_AT_FIELD_NUMBER: _builtins.int
+    SUBJECT_FIELD_NUMBER: _builtins.int
     inbox_id: _builtins.str
     channel: _builtins.str
     """Channel kind, e.g. `email`, `whatsapp`, `webchat`, `sms`."""
@@ -73,6 +215,14 @@ class MessageReceived(_message.Message):
     thread_id: _builtins.str
     """Channel-side thread/conversation id."""
     text: _builtins.str
+    message_type: _builtins.str
+    """`text`, `image`, `document`, `audio`, `video`, `sticker`, `location`, `contacts`,
+    `interactive`, `button`, `reaction`, `email`, ... (empty = text).
+    """
+    reply_to_external_id: _builtins.str
+    """Channel-side id of the message this one replies to or quotes."""
+    subject: _builtins.str
+    """Subject line, for channels that carry one (email)."""
     @_builtins.property
     def sender(self) -> Global___Sender: ...
     @_builtins.property
@@ -82,6 +232,20 @@ class MessageReceived(_message.Message):
     @_builtins.property
     def received_at(self) -> _timestamp_pb2.Timestamp:
         """When ingest received it."""
+
+    @_builtins.property
+    def attachments(self) -> _containers.RepeatedCompositeFieldContainer[Global___Attachment]: ...
+    @_builtins.property
+    def location(self) -> Global___Location: ...
+    @_builtins.property
+    def contacts(self) -> _containers.RepeatedCompositeFieldContainer[Global___SharedContact]: ...
+    @_builtins.property
+    def reaction(self) -> Global___Reaction: ...
+    @_builtins.property
+    def reply_window_ends_at(self) -> _timestamp_pb2.Timestamp:
+        """End of the channel's reply window opened by this message (unset: the channel has none).
+        Free-text replies after it are refused; templates may still be sent where the channel has them.
+        """
 
     def __init__(
         self,
@@ -94,10 +258,18 @@ class MessageReceived(_message.Message):
         text: _builtins.str = ...,
         sent_at: _timestamp_pb2.Timestamp | None = ...,
         received_at: _timestamp_pb2.Timestamp | None = ...,
+        message_type: _builtins.str = ...,
+        attachments: _abc.Iterable[Global___Attachment] | None = ...,
+        location: Global___Location | None = ...,
+        contacts: _abc.Iterable[Global___SharedContact] | None = ...,
+        reaction: Global___Reaction | None = ...,
+        reply_to_external_id: _builtins.str = ...,
+        reply_window_ends_at: _timestamp_pb2.Timestamp | None = ...,
+        subject: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["received_at", b"received_at", "sender", b"sender", "sent_at", b"sent_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["location", b"location", "reaction", b"reaction", "received_at", b"received_at", "reply_window_ends_at", b"reply_window_ends_at", "sender", b"sender", "sent_at", b"sent_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "external_id", b"external_id", "inbox_id", b"inbox_id", "received_at", b"received_at", "sender", b"sender", "sent_at", b"sent_at", "text", b"text", "thread_id", b"thread_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attachments", b"attachments", "channel", b"channel", "contacts", b"contacts", "external_id", b"external_id", "inbox_id", b"inbox_id", "location", b"location", "message_type", b"message_type", "reaction", b"reaction", "received_at", b"received_at", "reply_to_external_id", b"reply_to_external_id", "reply_window_ends_at", b"reply_window_ends_at", "sender", b"sender", "sent_at", b"sent_at", "subject", b"subject", "text", b"text", "thread_id", b"thread_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18ticket/outbound_v1.proto\x12\x12meridian.ticket.v1\"\x99\x01\n\x11OutboundRequested\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x10\n\x08inbox_id\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x14\n\x0crecipient_id\x18\x05 \x01(\t\x12\x0c\n\x04text\x18\x06 \x01(\t\x12\x10\n\x08language\x18\x07 \x01(\tb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18ticket/outbound_v1.proto\x12\x12meridian.ticket.v1\"\xd9\x01\n\x11OutboundRequested\x12\x12\n\nmessage_id\x18\x01 \x01(\t\x12\x17\n\x0f\x63onversation_id\x18\x02 \x01(\t\x12\x10\n\x08inbox_id\x18\x03 \x01(\t\x12\x0f\n\x07\x63hannel\x18\x04 \x01(\t\x12\x14\n\x0crecipient_id\x18\x05 \x01(\t\x12\x0c\n\x04text\x18\x06 \x01(\t\x12\x10\n\x08language\x18\x07 \x01(\t\x12.\n\x08template\x18\x08 \x01(\x0b\x32\x1c.meridian.ticket.v1.Template\x12\x0e\n\x06\x61uthor\x18\t \x01(\t\">\n\x08Template\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x10\n\x08language\x18\x02 \x01(\t\x12\x12\n\nparameters\x18\x03 \x03(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,5 +32,7 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'ticket.outbound_v1_pb2', _g
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_OUTBOUNDREQUESTED']._serialized_start=49
-  _globals['_OUTBOUNDREQUESTED']._serialized_end=202
+  _globals['_OUTBOUNDREQUESTED']._serialized_end=266
+  _globals['_TEMPLATE']._serialized_start=268
+  _globals['_TEMPLATE']._serialized_end=330
 # @@protoc_insertion_point(module_scope)

@@ -3,8 +3,10 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf.internal import containers as _containers
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -32,6 +34,8 @@ class OutboundRequested(_message.Message):
     RECIPIENT_ID_FIELD_NUMBER: _builtins.int
     TEXT_FIELD_NUMBER: _builtins.int
     LANGUAGE_FIELD_NUMBER: _builtins.int
+    TEMPLATE_FIELD_NUMBER: _builtins.int
+    AUTHOR_FIELD_NUMBER: _builtins.int
     message_id: _builtins.str
     conversation_id: _builtins.str
     inbox_id: _builtins.str
@@ -41,6 +45,12 @@ class OutboundRequested(_message.Message):
     text: _builtins.str
     language: _builtins.str
     """BCP 47 tag of `text`."""
+    author: _builtins.str
+    """Who wrote it: `agent`, `bot` or `system` (empty = agent)."""
+    @_builtins.property
+    def template(self) -> Global___Template:
+        """A platform message template sent instead of `text` (WhatsApp outside the 24-hour window)."""
+
     def __init__(
         self,
         *,
@@ -51,11 +61,41 @@ class OutboundRequested(_message.Message):
         recipient_id: _builtins.str = ...,
         text: _builtins.str = ...,
         language: _builtins.str = ...,
+        template: Global___Template | None = ...,
+        author: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["template", b"template"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "conversation_id", b"conversation_id", "inbox_id", b"inbox_id", "language", b"language", "message_id", b"message_id", "recipient_id", b"recipient_id", "text", b"text"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["author", b"author", "channel", b"channel", "conversation_id", b"conversation_id", "inbox_id", b"inbox_id", "language", b"language", "message_id", b"message_id", "recipient_id", b"recipient_id", "template", b"template", "text", b"text"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___OutboundRequested: _TypeAlias = OutboundRequested  # noqa: Y015
+
+@_typing.final
+class Template(_message.Message):
+    """Template: an approved platform template, by name and language, with its body parameters in order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    LANGUAGE_FIELD_NUMBER: _builtins.int
+    PARAMETERS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    language: _builtins.str
+    @_builtins.property
+    def parameters(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        language: _builtins.str = ...,
+        parameters: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["language", b"language", "name", b"name", "parameters", b"parameters"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Template: _TypeAlias = Template  # noqa: Y015
